@@ -1,0 +1,18 @@
+import Crypto
+import FleetCore
+import Foundation
+
+/// Opaque device refresh tokens: 256 random bits, shown once, stored only as a SHA-256 hash.
+/// A fast hash is enough here: with 256 bits of entropy there is nothing to brute-force.
+public enum RefreshToken {
+    static let prefix = "fgr_"
+
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return prefix + Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+    }
+
+    public static func hash(_ token: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array(token.utf8)))
+    }
+}

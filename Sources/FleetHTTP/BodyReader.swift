@@ -1,0 +1,61 @@
+import FleetCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Reads a request body within limits and undoes its Content-Encoding.
+public struct BodyReader: Sendable {
+    /// Most bytes accepted on the wire (API.md: 1 MiB).
+    public let compressedLimit: Int
+    /// Most bytes after inflation (API.md: 16 MiB).
+    public let inflatedLimit: Int
+
+    public init(compressedLimit: Int, inflatedLimit: Int) {
+        self.compressedLimit = compressedLimit
+        self.inflatedLimit = inflatedLimit
+    }
+
+    /// Reads the body, refusing at once when Content-Length is over the limit and otherwise stopping
+    /// the read as soon as the limit is passed.
+    public func read(_ request: inout Request) async throws(FleetError) -> ByteBuffer {
+        let encoding = try Self.encoding(of: request)
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > compressedLimit {
+            throw FleetError(.payloadTooLarge, "body of \(length) bytes exceeds \(compressedLimit) bytes")
+        }
+        let raw: ByteBuffer
+        do {
+            raw = try await request.collectBody(upTo: compressedLimit)
+        } catch is NIOTooManyBytesError {
+            throw FleetError(.payloadTooLarge, "body exceeds \(compressedLimit) bytes")
+        } catch {
+            throw FleetError(.invalidRequest, "the request body could not be read")
+        }
+        switch encoding {
+        case .identity:
+            guard raw.readableBytes <= inflatedLimit else {
+                throw FleetError(.inflatedTooLarge, "body exceeds \(inflatedLimit) bytes")
+            }
+            return raw
+        case .zlib: return try Inflater(limit: inflatedLimit).inflate(raw, format: .zlib)
+        case .gzip: return try Inflater(limit: inflatedLimit).inflate(raw, format: .gzip)
+        }
+    }
+
+    enum Encoding { case identity, zlib, gzip }
+
+    static func encoding(of request: Request) throws(FleetError) -> Encoding {
+        let values = request.headers[values: .contentEncoding]
+        guard values.count <= 1 else {
+            throw FleetError(.unsupportedMediaType, "one Content-Encoding only (deflate, gzip or identity)")
+        }
+        guard let value = values.first?.trimmingCharacters(in: .whitespaces).lowercased() else { return .identity }
+        switch value {
+        case "deflate": return .zlib
+        case "gzip", "x-gzip": return .gzip
+        case "identity", "": return .identity
+        default:
+            throw FleetError(.unsupportedMediaType, "Content-Encoding must be deflate, gzip or identity")
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import FleetCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Renders a `FleetError` as an RFC 9457 problem document with the contract's extra headers.
+public enum ProblemResponse {
+    public static let contentType = "application/problem+json"
+
+    public static func make(_ error: FleetError) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        headers[.cacheControl] = "no-store"
+        if error.status == 401 {
+            // RFC 6750 §3: plain `Bearer` when no token was sent, `invalid_token` otherwise.
+            headers[.wwwAuthenticate] =
+                error.code == .tokenMissing
+                ? #"Bearer realm="fleetgate""#
+                : #"Bearer realm="fleetgate", error="invalid_token""#
+        }
+        if error.code == .insufficientScope {
+            headers[.wwwAuthenticate] = #"Bearer realm="fleetgate", error="insufficient_scope""#
+        }
+        if error.status == 429 || error.status == 503 {
+            headers[.retryAfter] = String(error.retryAfter ?? 1)
+        }
+        var body = ByteBuffer()
+        body.writeString(#"{"type":"about:blank","title":"#)
+        writeJSONString(error.code.title, to: &body)
+        body.writeString(#","status":\#(error.status),"code":"\#(error.code.rawValue)","detail":"#)
+        writeJSONString(error.detail, to: &body)
+        body.writeString("}")
+        return Response(
+            status: HTTPResponse.Status(code: error.status), headers: headers, body: ResponseBody(byteBuffer: body)
+        )
+    }
+
+    /// JSON string escaping (RFC 8259 §7).
+    public static func writeJSONString(_ text: String, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": buffer.writeString("\\\"")
+            case "\\": buffer.writeString("\\\\")
+            case "\n": buffer.writeString("\\n")
+            case "\r": buffer.writeString("\\r")
+            case "\t": buffer.writeString("\\t")
+            case _ where scalar.value < 0x20:
+                buffer.writeString(String(format: "\\u%04x", scalar.value))
+            default:
+                buffer.writeString(String(scalar))
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,256 @@
+import FleetCore
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// A device as stored in the registry.
+public struct DeviceRecord: Sendable, Equatable {
+    public let id: String
+    public let fleet: String
+    /// The labels as a JSON object text.
+    public let labelsJSON: String
+    public let status: String
+    public let revokedBefore: Int64
+    public let createdAt: Date
+    public let lastSeenAt: Date?
+}
+
+/// What a refresh-token exchange found.
+public enum RefreshExchange: Sendable, Equatable {
+    /// Rotated: the presented token is now the previous one; the new one is stored.
+    case rotated(DeviceRecord)
+    /// Presented within the grace window after rotation: another successor was stored.
+    case retried(DeviceRecord)
+    /// Presented after the grace window: every refresh token of the device is now revoked.
+    case reused
+    /// Unknown, revoked or belonging to a revoked device.
+    case invalid
+    case deviceRevoked
+}
+
+/// One line of a bulk enrollment.
+public struct EnrollmentRequest: Sendable {
+    public let id: String
+    public let fleet: String
+    public let labelsJSON: String
+    public let refreshTokenHash: [UInt8]
+
+    public init(id: String, fleet: String, labelsJSON: String, refreshTokenHash: [UInt8]) {
+        self.id = id
+        self.fleet = fleet
+        self.labelsJSON = labelsJSON
+        self.refreshTokenHash = refreshTokenHash
+    }
+}
+
+/// The device registry, refresh tokens and revocations (with their NOTIFY).
+public struct DeviceRepository: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static let columns = "id, fleet, labels::text, status, revoked_before, created_at, last_seen_at"
+
+    static func decode(_ row: PostgresRow) throws -> DeviceRecord {
+        let (id, fleet, labels, status, cutoff, created, seen) = try row.decode(
+            (String, String, String, String, Int64, Date, Date?).self
+        )
+        return DeviceRecord(
+            id: id, fleet: fleet, labelsJSON: labels, status: status, revokedBefore: cutoff, createdAt: created,
+            lastSeenAt: seen
+        )
+    }
+
+    /// Enrolls many devices in one round trip; returns the ids that were created (the others were taken).
+    /// A re-used id of a deleted device gets a revocation cut-off, so the old device's tokens stay dead.
+    public func enroll(_ requests: [EnrollmentRequest], now: Date) async throws -> Set<String> {
+        guard !requests.isEmpty else { return [] }
+        let ids = requests.map(\.id)
+        let fleets = requests.map(\.fleet)
+        let labels = requests.map(\.labelsJSON)
+        let hashes = requests.map { ByteBuffer(bytes: $0.refreshTokenHash) }
+        let cutoff = Int64(now.timeIntervalSince1970.rounded(.up))
+        return try await client.withTransaction(logger: logger) { connection in
+            var created = Set<String>()
+            let rows = try await connection.query(
+                """
+                WITH input AS (
+                    SELECT * FROM unnest(\(ids)::text[], \(fleets)::text[], \(labels)::text[]) AS t(id, fleet, labels)
+                ), gone AS (
+                    DELETE FROM device_tombstones WHERE id IN (SELECT id FROM input) RETURNING id
+                )
+                INSERT INTO devices (id, fleet, labels, created_at, revoked_before)
+                SELECT input.id, input.fleet, input.labels::jsonb, \(now),
+                       CASE WHEN gone.id IS NULL THEN 0 ELSE \(cutoff) END
+                FROM input LEFT JOIN gone ON gone.id = input.id
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """,
+                logger: logger
+            )
+            for try await id in rows.decode(String.self) { created.insert(id) }
+            let keep = requests.indices.filter { created.contains(requests[$0].id) }
+            if !keep.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO refresh_tokens (token_hash, device_id, created_at)
+                    SELECT * , \(now)::timestamptz FROM unnest(\(keep.map { hashes[$0] })::bytea[], \(keep.map { ids[$0] })::text[])
+                    """,
+                    logger: logger
+                )
+            }
+            return created
+        }
+    }
+
+    public func find(id: String) async throws -> DeviceRecord? {
+        let rows = try await client.query(
+            PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM devices WHERE id = $1", binds: Self.binds(id)),
+            logger: logger
+        )
+        for try await row in rows { return try Self.decode(row) }
+        return nil
+    }
+
+    /// Keyset pagination by id, optionally within one fleet.
+    public func list(fleet: String?, after: String?, limit: Int) async throws -> [DeviceRecord] {
+        var binds = PostgresBindings()
+        binds.append(fleet)
+        binds.append(after ?? "")
+        binds.append(limit)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(Self.columns) FROM devices
+                    WHERE ($1::text IS NULL OR fleet = $1) AND id > $2 ORDER BY id LIMIT $3
+                    """,
+                binds: binds
+            ),
+            logger: logger
+        )
+        var devices: [DeviceRecord] = []
+        for try await row in rows { devices.append(try Self.decode(row)) }
+        return devices
+    }
+
+    /// Revokes the device and all its refresh tokens and tells every ingest node. False when unknown.
+    public func revoke(id: String, now: Date) async throws -> Bool {
+        let cutoff = Int64(now.timeIntervalSince1970.rounded(.up))
+        return try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                "UPDATE devices SET status = 'revoked', revoked_before = \(cutoff) WHERE id = \(id) RETURNING id",
+                logger: logger
+            ).collect()
+            guard !rows.isEmpty else { return false }
+            try await connection.query("UPDATE refresh_tokens SET revoked = true WHERE device_id = \(id)", logger: logger)
+            try await notify(device: id, disabled: true, cutoff: cutoff, on: connection)
+            return true
+        }
+    }
+
+    /// Replaces the device's refresh tokens with a new one and re-activates it. Tokens issued before
+    /// an earlier revocation stay refused (the cut-off is kept). False when unknown.
+    public func reissue(id: String, refreshTokenHash: [UInt8], now: Date) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                "UPDATE devices SET status = 'active' WHERE id = \(id) RETURNING revoked_before", logger: logger
+            )
+            var cutoff: Int64?
+            for try await value in rows.decode(Int64.self) { cutoff = value }
+            guard let cutoff else { return false }
+            try await connection.query("UPDATE refresh_tokens SET revoked = true WHERE device_id = \(id)", logger: logger)
+            try await connection.query(
+                "INSERT INTO refresh_tokens (token_hash, device_id, created_at) VALUES (\(ByteBuffer(bytes: refreshTokenHash)), \(id), \(now))",
+                logger: logger
+            )
+            try await notify(device: id, disabled: false, cutoff: cutoff, on: connection)
+            return true
+        }
+    }
+
+    /// Deletes the device and its credentials (and its telemetry with `purge`). False when unknown.
+    public func delete(id: String, purge: Bool, now: Date) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query("DELETE FROM devices WHERE id = \(id) RETURNING id", logger: logger).collect()
+            guard !rows.isEmpty else { return false }
+            try await connection.query(
+                """
+                INSERT INTO device_tombstones (id, deleted_at) VALUES (\(id), \(now))
+                ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at
+                """,
+                logger: logger
+            )
+            if purge {
+                try await connection.query("DELETE FROM telemetry WHERE device_id = \(id)", logger: logger)
+                try await connection.query("DELETE FROM idempotency_keys WHERE device_id = \(id)", logger: logger)
+            }
+            try await notify(device: id, disabled: true, cutoff: 0, on: connection)
+            return true
+        }
+    }
+
+    /// Exchanges a refresh token (RFC 6749 §6 with rotation): see `RefreshExchange`.
+    public func exchange(
+        presentedHash: [UInt8], newHash: [UInt8], now: Date, grace: TimeInterval
+    ) async throws -> RefreshExchange {
+        let presented = ByteBuffer(bytes: presentedHash)
+        return try await client.withTransaction(logger: logger) { connection in
+            // FOR UPDATE serialises two exchanges of the same token.
+            let rows = try await connection.query(
+                """
+                SELECT r.device_id, r.rotated_at, r.revoked FROM refresh_tokens r
+                WHERE r.token_hash = \(presented) FOR UPDATE
+                """,
+                logger: logger
+            )
+            var found: (String, Date?, Bool)?
+            for try await row in rows.decode((String, Date?, Bool).self) { found = row }
+            guard let (deviceID, rotatedAt, revoked) = found else { return .invalid }
+            guard let device = try await find(id: deviceID, on: connection) else { return .invalid }
+            if device.status == "revoked" { return .deviceRevoked }
+            if revoked { return .invalid }
+            if let rotatedAt {
+                guard now.timeIntervalSince(rotatedAt) <= grace else {
+                    try await connection.query(
+                        "UPDATE refresh_tokens SET revoked = true WHERE device_id = \(deviceID)", logger: logger
+                    )
+                    return .reused
+                }
+            } else {
+                try await connection.query(
+                    "UPDATE refresh_tokens SET rotated_at = \(now) WHERE token_hash = \(presented)", logger: logger
+                )
+            }
+            try await connection.query(
+                "INSERT INTO refresh_tokens (token_hash, device_id, created_at) VALUES (\(ByteBuffer(bytes: newHash)), \(deviceID), \(now))",
+                logger: logger
+            )
+            return rotatedAt == nil ? .rotated(device) : .retried(device)
+        }
+    }
+
+    func find(id: String, on connection: PostgresConnection) async throws -> DeviceRecord? {
+        let rows = try await connection.query(
+            PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM devices WHERE id = $1", binds: Self.binds(id)),
+            logger: logger
+        )
+        for try await row in rows { return try Self.decode(row) }
+        return nil
+    }
+
+    func notify(device: String, disabled: Bool, cutoff: Int64, on connection: PostgresConnection) async throws {
+        let payload = RevocationFeed.payload(device: device, disabled: disabled, cutoff: cutoff)
+        // Delivered at COMMIT, so listeners never see a change that rolled back.
+        try await connection.query("SELECT pg_notify(\(RevocationFeed.channel), \(payload))", logger: logger)
+    }
+
+    static func binds(_ values: String...) -> PostgresBindings {
+        var binds = PostgresBindings()
+        for value in values { binds.append(value) }
+        return binds
+    }
+}

@@ -1,0 +1,49 @@
+import FleetCore
+import Logging
+import PostgresNIO
+
+/// An operator account as stored.
+public struct OperatorRecord: Sendable, Equatable {
+    public let username: String
+    public let passwordHash: String
+    public let role: String
+}
+
+/// Operator accounts.
+public protocol OperatorRepository: Sendable {
+    /// The operator with this username, if any.
+    func find(username: String) async throws -> OperatorRecord?
+    /// Creates an operator; false when the username is taken.
+    func create(username: String, passwordHash: String, role: String) async throws -> Bool
+}
+
+public struct PostgresOperatorRepository: OperatorRepository {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public func find(username: String) async throws -> OperatorRecord? {
+        let rows = try await client.query(
+            "SELECT username, password_hash, role FROM operators WHERE username = \(username)", logger: logger
+        )
+        for try await (username, hash, role) in rows.decode((String, String, String).self) {
+            return OperatorRecord(username: username, passwordHash: hash, role: role)
+        }
+        return nil
+    }
+
+    public func create(username: String, passwordHash: String, role: String) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            INSERT INTO operators (username, password_hash, role) VALUES (\(username), \(passwordHash), \(role))
+            ON CONFLICT (username) DO NOTHING RETURNING username
+            """,
+            logger: logger
+        ).collect()
+        return !rows.isEmpty
+    }
+}

@@ -1,0 +1,250 @@
+import CoreMetrics
+import DequeModule
+import FleetCore
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// Group commit with natural batching and no timer (ARCHITECTURE.md, "The ingest hot path").
+///
+/// Each writer connection loops: take everything queued (up to `rowBudget` rows), run one
+/// transaction (idempotency keys, one COPY, COMMIT), resume every waiting request, repeat. A lone
+/// request is committed at once; under load, many requests share one transaction and one fsync.
+/// A full queue is refused at once with `overloaded`.
+public final class PostgresTelemetryWriter: TelemetryWriting, Service {
+    public struct Configuration: Sendable {
+        /// Transactions run side by side, each on its own connection.
+        public var connections: Int
+        /// Most rows in one transaction.
+        public var rowBudget: Int
+        /// Most rows waiting; beyond it posts are refused with 503.
+        public var maxQueuedRows: Int
+
+        public init(connections: Int = 4, rowBudget: Int = 20_000, maxQueuedRows: Int = 200_000) {
+            self.connections = connections
+            self.rowBudget = rowBudget
+            self.maxQueuedRows = maxQueuedRows
+        }
+    }
+
+    private struct Pending {
+        let batch: TelemetryBatch
+        let continuation: CheckedContinuation<WriteOutcome, any Error>
+    }
+
+    private struct State {
+        var queue = Deque<Pending>()
+        var queuedRows = 0
+        var idleWorkers: [CheckedContinuation<Void, Never>] = []
+        var stopping = false
+    }
+
+    private let client: PostgresClient
+    private let configuration: Configuration
+    private let logger: Logger
+    private let metrics: WriterMetrics
+    private let state = Mutex(State())
+
+    public init(client: PostgresClient, configuration: Configuration, metrics: WriterMetrics, logger: Logger) {
+        self.client = client
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public var queuedRows: Int { state.withLock { $0.queuedRows } }
+
+    public func write(_ batch: TelemetryBatch) async throws(FleetError) -> WriteOutcome {
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                let (accepted, worker) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+                    guard !state.stopping, state.queuedRows + batch.records.count <= configuration.maxQueuedRows else {
+                        return (false, nil)
+                    }
+                    state.queue.append(Pending(batch: batch, continuation: continuation))
+                    state.queuedRows += batch.records.count
+                    return (true, state.idleWorkers.popLast())
+                }
+                guard accepted else {
+                    metrics.rejectedFull.increment()
+                    continuation.resume(throwing: FleetError(.overloaded, "write queue full", retryAfter: 1))
+                    return
+                }
+                metrics.queueDepth.record(queuedRows)
+                worker?.resume()
+            }
+        } catch let error as FleetError {
+            throw error
+        } catch {
+            throw FleetError(.overloaded, "database unavailable; nothing was stored", retryAfter: 1)
+        }
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for _ in 0..<max(configuration.connections, 1) {
+                    group.addTask { await self.workerLoop() }
+                }
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+    }
+
+    /// Stops taking new batches; workers drain what is queued, then return.
+    public func stop() {
+        let idle = state.withLock { state in
+            state.stopping = true
+            defer { state.idleWorkers.removeAll() }
+            return state.idleWorkers
+        }
+        idle.forEach { $0.resume() }
+    }
+
+    private func workerLoop() async {
+        while let take = await nextTake() {
+            await commit(take)
+        }
+    }
+
+    private enum Next {
+        case work([Pending])
+        case wait
+        case stop
+    }
+
+    private func nextTake() async -> [Pending]? {
+        while true {
+            let next = state.withLock { state -> Next in
+                if state.queue.isEmpty { return state.stopping ? .stop : .wait }
+                var take: [Pending] = []
+                var rows = 0
+                // Always take at least one batch, even one larger than the budget.
+                while let first = state.queue.first, take.isEmpty || rows + first.batch.records.count <= configuration.rowBudget {
+                    state.queue.removeFirst()
+                    rows += first.batch.records.count
+                    take.append(first)
+                }
+                state.queuedRows -= rows
+                return .work(take)
+            }
+            switch next {
+            case .work(let take): return take
+            case .stop: return nil
+            case .wait:
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLock { state in
+                        if !state.queue.isEmpty || state.stopping { return true }
+                        state.idleWorkers.append(continuation)
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+        }
+    }
+
+    private func commit(_ take: [Pending]) async {
+        let started = ContinuousClock.now
+        // Within one transaction the first batch with a (device, key) claims it; later ones are repeats.
+        var seen = Set<IdempotencyKey>()
+        var repeatsInTake = Set<Int>()
+        for (index, pending) in take.enumerated() {
+            guard let key = pending.batch.idempotencyKey else { continue }
+            if !seen.insert(IdempotencyKey(device: pending.batch.deviceID, key: key)).inserted {
+                repeatsInTake.insert(index)
+            }
+        }
+        do {
+            let claimed = try await client.withConnection { connection in
+                try await self.transaction(take, repeatsInTake: repeatsInTake, keys: seen, on: connection)
+            }
+            var rows = 0
+            for (index, pending) in take.enumerated() {
+                if let key = pending.batch.idempotencyKey {
+                    let fresh = !repeatsInTake.contains(index) && claimed.contains(IdempotencyKey(device: pending.batch.deviceID, key: key))
+                    if fresh {
+                        rows += pending.batch.records.count
+                        pending.continuation.resume(returning: .stored(pending.batch.records.count))
+                    } else {
+                        metrics.duplicates.increment()
+                        pending.continuation.resume(returning: .duplicate)
+                    }
+                } else {
+                    rows += pending.batch.records.count
+                    pending.continuation.resume(returning: .stored(pending.batch.records.count))
+                }
+            }
+            metrics.recordCommit(requests: take.count, rows: rows, duration: ContinuousClock.now - started)
+        } catch {
+            metrics.commitFailures.increment()
+            logger.warning("telemetry transaction failed", metadata: ["error": "\(String(reflecting: error).prefix(300))", "requests": "\(take.count)"])
+            for pending in take {
+                pending.continuation.resume(
+                    throwing: FleetError(.overloaded, "database unavailable; nothing was stored", retryAfter: 1)
+                )
+            }
+        }
+        metrics.queueDepth.record(queuedRows)
+    }
+
+    struct IdempotencyKey: Hashable {
+        let device: String
+        let key: String
+    }
+
+    /// One transaction: claim the keys, COPY the rows of batches that are new, commit.
+    /// Returns the keys this transaction claimed.
+    private func transaction(
+        _ take: [Pending], repeatsInTake: Set<Int>, keys: Set<IdempotencyKey>, on connection: PostgresConnection
+    ) async throws -> Set<IdempotencyKey> {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            var claimed = Set<IdempotencyKey>()
+            if !keys.isEmpty {
+                let devices = keys.map(\.device)
+                let values = keys.map(\.key)
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO idempotency_keys (device_id, key)
+                    SELECT * FROM unnest(\(devices)::text[], \(values)::text[])
+                    ON CONFLICT DO NOTHING RETURNING device_id, key
+                    """,
+                    logger: logger
+                )
+                for try await (device, key) in rows.decode((String, String).self) {
+                    claimed.insert(IdempotencyKey(device: device, key: key))
+                }
+            }
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(take.reduce(0) { $0 + $1.batch.records.count } * 96)
+            for (index, pending) in take.enumerated() {
+                if let key = pending.batch.idempotencyKey {
+                    guard !repeatsInTake.contains(index),
+                        claimed.contains(IdempotencyKey(device: pending.batch.deviceID, key: key))
+                    else { continue }
+                }
+                for record in pending.batch.records {
+                    CopyTextEncoder.append(deviceID: pending.batch.deviceID, record: record, to: &buffer)
+                }
+            }
+            if buffer.readableBytes > 0 {
+                try await connection.copyFrom(table: "telemetry", columns: CopyTextEncoder.columns, logger: logger) { writer in
+                    // Large takes are streamed in 1 MiB chunks so the backend starts parsing early.
+                    while buffer.readableBytes > 0 {
+                        let chunk = buffer.readSlice(length: min(buffer.readableBytes, 1 << 20))!
+                        try await writer.write(chunk)
+                    }
+                }
+            }
+            try await connection.query("COMMIT", logger: logger)
+            return claimed
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+}

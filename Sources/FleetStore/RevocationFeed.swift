@@ -1,0 +1,101 @@
+import FleetAuth
+import FleetCore
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Keeps a `RevocationView` current: a full read at start, every change through LISTEN/NOTIFY on
+/// `fleetgate_revocations`, a full re-read after every reconnect and every `reloadInterval` as a
+/// backstop for a missed notification.
+public struct RevocationFeed: Service {
+    public static let channel = "fleetgate_revocations"
+
+    let client: PostgresClient
+    let view: RevocationView
+    let reloadInterval: Duration
+    let logger: Logger
+    let onApplied: @Sendable () -> Void
+
+    public init(
+        client: PostgresClient, view: RevocationView, reloadInterval: Duration = .seconds(5), logger: Logger,
+        onApplied: @escaping @Sendable () -> Void = {}
+    ) {
+        self.client = client
+        self.view = view
+        self.reloadInterval = reloadInterval
+        self.logger = logger
+        self.onApplied = onApplied
+    }
+
+    public func run() async throws {
+        // Both loops end when the service is cancelled (ServiceGroup cancels after graceful shutdown).
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.listenLoop() }
+                group.addTask { await self.reloadLoop() }
+            }
+        }
+    }
+
+    private func reloadLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: reloadInterval)
+            if Task.isCancelled { return }
+            try? await reload()
+        }
+    }
+
+    private func listenLoop() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.channel) { notifications in
+                        // Re-read after (re)connecting: changes made while we were away sent no notification we saw.
+                        try await reload()
+                        for try await notification in notifications {
+                            apply(payload: notification.payload)
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("revocation feed lost its connection; retrying", metadata: ["error": "\(String(reflecting: error).prefix(200))"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Reads the whole revocation state.
+    public func reload() async throws {
+        var entries: [String: RevocationView.Entry] = [:]
+        let rows = try await client.query(
+            """
+            SELECT id, status = 'revoked', revoked_before FROM devices WHERE status = 'revoked' OR revoked_before > 0
+            UNION ALL
+            SELECT id, true, 0 FROM device_tombstones WHERE deleted_at > now() - interval '25 hours'
+            """,
+            logger: logger
+        )
+        for try await (id, disabled, cutoff) in rows.decode((String, Bool, Int64).self) {
+            entries[id] = RevocationView.Entry(disabled: disabled, cutoff: cutoff)
+        }
+        view.replaceAll(entries)
+    }
+
+    /// Payload: `<disabled 0|1> <cutoff> <device id>` (device ids have no spaces).
+    func apply(payload: String) {
+        let parts = payload.split(separator: " ", maxSplits: 2)
+        guard parts.count == 3, let cutoff = Int64(parts[1]) else {
+            logger.warning("malformed revocation notification ignored")
+            return
+        }
+        let device = String(parts[2])
+        let disabled = parts[0] == "1"
+        view.apply(device: device, entry: disabled || cutoff > 0 ? RevocationView.Entry(disabled: disabled, cutoff: cutoff) : nil)
+        onApplied()
+    }
+
+    public static func payload(device: String, disabled: Bool, cutoff: Int64) -> String {
+        "\(disabled ? 1 : 0) \(cutoff) \(device)"
+    }
+}

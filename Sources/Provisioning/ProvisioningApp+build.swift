@@ -1,0 +1,77 @@
+import CoreMetrics
+import FleetAuth
+import FleetCore
+import FleetHTTP
+import FleetStore
+import Foundation
+import Hummingbird
+import HummingbirdBcrypt
+import Logging
+import NIOPosix
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+
+/// Builds the provisioning application: PostgreSQL client, migrations, key ring, routes.
+/// `registry` collects the application's metrics for `/metrics`; `clock` is injectable for tests.
+public func buildProvisioningApplication(
+    configuration: ProvisioningConfiguration,
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    clock: any WallClock = SystemWallClock(),
+    logger: Logger? = nil
+) throws -> some ApplicationProtocol {
+    let logger: Logger = {
+        var logger = logger ?? Logger(label: "fleetgate.provisioning")
+        logger.logLevel = configuration.logLevel
+        return logger
+    }()
+    let client = PostgresClient(
+        configuration: try DatabaseURL.configuration(configuration.databaseURL, maxConnections: configuration.databaseMaxConnections),
+        backgroundLogger: logger
+    )
+    let encryption = try KeyEncryption(base64: configuration.keyEncryptionKey)
+    let keyRing = KeyRing(repository: SigningKeyRepository(client: client, encryption: encryption, logger: logger), clock: clock)
+    let metrics = ProvisioningMetrics(factory: PrometheusMetricsFactory(registry: registry))
+    let verifier = TokenVerifier(rules: VerificationRules(issuer: configuration.issuer, audience: TokenNames.adminAudience))
+    let routes = ProvisioningRoutes(
+        configuration: configuration,
+        operators: PostgresOperatorRepository(client: client, logger: logger),
+        devices: DeviceRepository(client: client, logger: logger),
+        telemetry: TelemetryReader(client: client, logger: logger),
+        keyRing: keyRing,
+        issuer: TokenIssuer(
+            keyRing: keyRing, issuer: configuration.issuer, deviceLifetime: configuration.deviceTokenLifetime,
+            operatorLifetime: configuration.operatorTokenLifetime, clock: clock
+        ),
+        authenticator: OperatorAuthenticator(keyRing: keyRing, verifier: verifier, clock: clock),
+        throttle: LoginThrottle(maxFailures: configuration.loginMaxFailures, window: TimeInterval(configuration.loginLockoutSeconds)),
+        metrics: metrics,
+        clock: clock,
+        dummyHash: Bcrypt.hash("fleetgate-dummy-password", cost: UInt8(configuration.bcryptCost))
+    )
+
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestLoggerMiddleware())
+    HealthRoutes {
+        let database = (try? await client.query("SELECT 1", logger: logger)) != nil
+        return ["database": database, "keys": keyRing.isLoaded]
+    }.register(on: router)
+    MetricsRoute(registry: registry).register(on: router)
+    routes.register(on: router)
+
+    var app = Application(
+        router: router,
+        server: try ServerBuilder.make(certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-provisioning"),
+        services: [client],
+        logger: logger
+    )
+    let runMigrations = configuration.runMigrations
+    app.beforeServerStarts {
+        if runMigrations { try await Migrator(client: client, logger: logger).migrate() }
+        try await keyRing.reload()
+    }
+    return app
+}

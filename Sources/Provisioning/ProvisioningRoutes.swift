@@ -1,0 +1,290 @@
+import CoreMetrics
+import FleetAuth
+import FleetCore
+import FleetHTTP
+import FleetStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdBcrypt
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The control-plane endpoints of API.md.
+struct ProvisioningRoutes: Sendable {
+    let configuration: ProvisioningConfiguration
+    let operators: any OperatorRepository
+    let devices: DeviceRepository
+    let telemetry: TelemetryReader
+    let keyRing: KeyRing
+    let issuer: TokenIssuer
+    let authenticator: OperatorAuthenticator
+    let throttle: LoginThrottle
+    let metrics: ProvisioningMetrics
+    let clock: any WallClock
+    /// Compared against for unknown users, so both failures cost one bcrypt check.
+    let dummyHash: String
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/.well-known/jwks.json", use: jwks)
+        router.post("/v1/login", use: login)
+        router.post("/v1/operators", use: createOperator)
+        router.post("/v1/token", use: refresh)
+        router.post("/v1/keys/rotate", use: rotateKeys)
+        router.post("/v1/devices", use: enroll)
+        router.post("/v1/devices/bulk", use: BulkEnrollment(routes: self).handle)
+        router.get("/v1/devices", use: listDevices)
+        router.get("/v1/devices/:id", use: getDevice)
+        router.delete("/v1/devices/:id", use: deleteDevice)
+        router.post("/v1/devices/:id/revoke", use: revoke)
+        router.post("/v1/devices/:id/credentials", use: reissue)
+        router.get("/v1/devices/:id/telemetry", use: telemetryRecords)
+        router.get("/v1/devices/:id/latest", use: latest)
+    }
+
+    // MARK: keys
+
+    @Sendable func jwks(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        try JSONResponse.make(try await keyRing.published(), headers: [.cacheControl: "public, max-age=300"])
+    }
+
+    @Sendable func rotateKeys(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await authenticator.authorize(request, .administer)
+        let key = try await NIOThreadPool.singleton.runIfActive { try SigningKey.generate() }
+        try await keyRing.rotate(to: key, publishOldFor: maxTokenLifetime)
+        metrics.keyRotations.increment()
+        context.logger.notice("signing key rotated", metadata: ["operator": "\(caller.sub)", "kid": "\(key.kid)"])
+        return try JSONResponse.make(RotateAnswer(kid: key.kid))
+    }
+
+    /// A retired key stays published this long: every token it signed has expired by then.
+    var maxTokenLifetime: Int { max(configuration.deviceTokenLifetime, configuration.operatorTokenLifetime) + 60 }
+
+    // MARK: operators
+
+    @Sendable func login(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(LoginRequest.self, request, context)
+        let now = clock.now()
+        do {
+            try throttle.check(body.username, now: now)
+        } catch {
+            metrics.loginThrottled.increment()
+            throw error
+        }
+        let account = try await operators.find(username: body.username)
+        let hash = account?.passwordHash ?? dummyHash
+        let password = body.password
+        // bcrypt costs tens of milliseconds: keep it off the event loop.
+        let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        guard let account, matches, let role = OperatorRole(rawValue: account.role) else {
+            throttle.failed(body.username, now: now)
+            metrics.loginFailure.increment()
+            context.logger.notice("login failed", metadata: ["username": "\(body.username.prefix(64))"])
+            throw FleetError(.invalidCredentials, "unknown username or wrong password")
+        }
+        throttle.succeeded(body.username)
+        metrics.loginSuccess.increment()
+        metrics.operatorTokensIssued.increment()
+        context.logger.info("login succeeded", metadata: ["username": "\(account.username)", "role": "\(role.rawValue)"])
+        let token = try await issuer.operatorToken(username: account.username, role: role)
+        return try JSONResponse.make(AccessTokenAnswer(accessToken: token, expiresIn: configuration.operatorTokenLifetime))
+    }
+
+    @Sendable func createOperator(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await authenticator.authorize(request, .administer)
+        let body = try await decode(CreateOperatorRequest.self, request, context)
+        try OperatorRules.validate(username: body.username, password: body.password)
+        guard let role = OperatorRole(rawValue: body.role) else {
+            throw FleetError(.invalidRequest, "role must be admin, operator or viewer")
+        }
+        let cost = UInt8(configuration.bcryptCost)
+        let password = body.password
+        let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+        guard try await operators.create(username: body.username, passwordHash: hash, role: role.rawValue) else {
+            throw FleetError(.conflict, "operator \(body.username) exists")
+        }
+        context.logger.notice(
+            "operator created", metadata: ["by": "\(caller.sub)", "username": "\(body.username)", "role": "\(role.rawValue)"]
+        )
+        return try JSONResponse.make(["username": body.username, "role": role.rawValue], status: .created)
+    }
+
+    // MARK: device tokens
+
+    @Sendable func refresh(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        var request = request
+        let presented = try await RefreshForm.read(&request)
+        let newToken = RefreshToken.generate()
+        let outcome = try await devices.exchange(
+            presentedHash: RefreshToken.hash(presented), newHash: RefreshToken.hash(newToken), now: clock.now(),
+            grace: TimeInterval(configuration.refreshGraceSeconds)
+        )
+        switch outcome {
+        case .rotated(let device), .retried(let device):
+            metrics.deviceTokensIssued.increment()
+            let access = try await issuer.deviceToken(device: device.id, fleet: device.fleet)
+            return try JSONResponse.make(
+                AccessTokenAnswer(accessToken: access, expiresIn: configuration.deviceTokenLifetime, refreshToken: newToken),
+                headers: [.cacheControl: "no-store"]
+            )
+        case .reused:
+            context.logger.warning("refresh token reused; device's refresh tokens revoked")
+            throw FleetError(.refreshTokenReused, "this refresh token was already exchanged; all refresh tokens of the device are revoked")
+        case .deviceRevoked:
+            throw FleetError(.tokenRevoked, "the device is revoked")
+        case .invalid:
+            throw FleetError(.invalidRefreshToken, "unknown or revoked refresh token")
+        }
+    }
+
+    // MARK: devices
+
+    @Sendable func enroll(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await authenticator.authorize(request, .manageDevices)
+        let body = try await decode(EnrollRequest.self, request, context)
+        let enrollment = try EnrollmentRules.request(id: body.id, fleet: body.fleet, labels: body.labels)
+        let created = try await devices.enroll([enrollment.request], now: clock.now())
+        guard created.contains(enrollment.request.id) else {
+            throw FleetError(.conflict, "device \(enrollment.request.id) exists")
+        }
+        metrics.enrollments.increment()
+        metrics.deviceTokensIssued.increment()
+        context.logger.info("device enrolled", metadata: ["by": "\(caller.sub)", "device_id": "\(enrollment.request.id)"])
+        let access = try await issuer.deviceToken(device: enrollment.request.id, fleet: enrollment.request.fleet)
+        return try JSONResponse.make(
+            EnrollAnswer(
+                id: enrollment.request.id, fleet: enrollment.request.fleet, refreshToken: enrollment.refreshToken,
+                accessToken: access, expiresIn: configuration.deviceTokenLifetime
+            ),
+            status: .created, headers: [.cacheControl: "no-store"]
+        )
+    }
+
+    @Sendable func listDevices(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        _ = try await authenticator.authorize(request, .read)
+        let query = request.uri.queryParameters
+        let limit = try query.get("limit").map { text -> Int in
+            guard let n = Int(text), (1...1000).contains(n) else { throw FleetError(.invalidRequest, "limit must be 1–1000") }
+            return n
+        } ?? 100
+        let after = try query.get("after").map { cursor -> String in
+            guard let bytes = Base64URL.decode(cursor), let id = String(bytes: bytes, encoding: .utf8) else {
+                throw FleetError(.invalidRequest, "after is not a cursor from a previous page")
+            }
+            return id
+        }
+        let fleet = query.get("fleet").flatMap { $0.isEmpty ? nil : $0 }
+        let page = try await devices.list(fleet: fleet, after: after, limit: limit + 1)
+        let shown = page.prefix(limit)
+        let next = page.count > limit ? shown.last.map { Base64URL.encode(Array($0.id.utf8)) } : nil
+        return try JSONResponse.make(DeviceList(devices: shown.map(DeviceView.init), next: next))
+    }
+
+    @Sendable func getDevice(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        _ = try await authenticator.authorize(request, .read)
+        let id = try deviceID(context)
+        guard let device = try await devices.find(id: id) else { throw FleetError(.notFound, "no device \(id)") }
+        return try JSONResponse.make(DeviceView(device))
+    }
+
+    @Sendable func revoke(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await authenticator.authorize(request, .manageDevices)
+        let id = try deviceID(context)
+        guard try await devices.revoke(id: id, now: clock.now()) else { throw FleetError(.notFound, "no device \(id)") }
+        metrics.revocations.increment()
+        context.logger.notice("device revoked", metadata: ["by": "\(caller.sub)", "device_id": "\(id)"])
+        guard let device = try await devices.find(id: id) else { throw FleetError(.notFound, "no device \(id)") }
+        return try JSONResponse.make(DeviceView(device))
+    }
+
+    @Sendable func reissue(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await authenticator.authorize(request, .manageDevices)
+        let id = try deviceID(context)
+        let token = RefreshToken.generate()
+        guard try await devices.reissue(id: id, refreshTokenHash: RefreshToken.hash(token), now: clock.now()) else {
+            throw FleetError(.notFound, "no device \(id)")
+        }
+        context.logger.notice("device credentials re-issued", metadata: ["by": "\(caller.sub)", "device_id": "\(id)"])
+        return try JSONResponse.make(CredentialsAnswer(id: id, refreshToken: token), headers: [.cacheControl: "no-store"])
+    }
+
+    @Sendable func deleteDevice(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await authenticator.authorize(request, .administer)
+        let id = try deviceID(context)
+        let purge = request.uri.queryParameters.get("purge") == "true"
+        guard try await devices.delete(id: id, purge: purge, now: clock.now()) else {
+            throw FleetError(.notFound, "no device \(id)")
+        }
+        context.logger.notice("device deleted", metadata: ["by": "\(caller.sub)", "device_id": "\(id)", "purge": "\(purge)"])
+        return Response(status: .noContent)
+    }
+
+    // MARK: telemetry reads
+
+    @Sendable func telemetryRecords(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        _ = try await authenticator.authorize(request, .read)
+        let id = try deviceID(context)
+        let query = request.uri.queryParameters
+        func seconds(_ key: String) throws -> Double? {
+            try query.get(key).map { text in
+                guard let value = Double(text), value.isFinite else {
+                    throw FleetError(.invalidRequest, "\(key) must be Unix seconds")
+                }
+                return value
+            }
+        }
+        let limit = try query.get("limit").map { text -> Int in
+            guard let n = Int(text), (1...10_000).contains(n) else { throw FleetError(.invalidRequest, "limit must be 1–10000") }
+            return n
+        } ?? 1000
+        let records = try await telemetry.records(
+            device: id, name: query.get("name"), from: try seconds("from"), to: try seconds("to"), limit: limit
+        )
+        return SenMLAnswer.make(records)
+    }
+
+    @Sendable func latest(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        _ = try await authenticator.authorize(request, .read)
+        let id = try deviceID(context)
+        guard try await devices.find(id: id) != nil else { throw FleetError(.notFound, "no device \(id)") }
+        return SenMLAnswer.make(try await telemetry.latest(device: id))
+    }
+
+    // MARK: helpers
+
+    func deviceID(_ context: BasicRequestContext) throws -> String {
+        guard let id = context.parameters.get("id"), DeviceID.isValid(id) else {
+            throw FleetError(.notFound, "no such device")
+        }
+        return id
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: 64 * 1024)
+        } catch {
+            throw FleetError(.payloadTooLarge, "body exceeds 64 KiB")
+        }
+        do {
+            return try JSONResponse.decoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch {
+            throw FleetError(.invalidRequest, "body is not JSON of the expected shape")
+        }
+    }
+}
+
+/// Username and password rules for new operators.
+enum OperatorRules {
+    static func validate(username: String, password: String) throws(FleetError) {
+        guard DeviceID.isValid(username), username.count <= 64 else {
+            throw FleetError(.invalidRequest, "username must be 1–64 characters of A-Z a-z 0-9 _ . : -")
+        }
+        // bcrypt reads at most 72 bytes; longer passwords would be silently truncated.
+        guard (12...72).contains(password.utf8.count) else {
+            throw FleetError(.invalidRequest, "password must be 12–72 bytes")
+        }
+    }
+}

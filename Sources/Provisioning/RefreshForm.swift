@@ -1,0 +1,52 @@
+import FleetAuth
+import Logging
+import CoreMetrics
+import FleetCore
+import FleetHTTP
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Reads `grant_type=refresh_token&refresh_token=…` as form data (RFC 6749 §6) or JSON.
+enum RefreshForm {
+    static func read(_ request: inout Request) async throws -> String {
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: 8 * 1024)
+        } catch {
+            throw FleetError(.payloadTooLarge, "body exceeds 8 KiB")
+        }
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        var grantType: String?
+        var token: String?
+        if contentType.hasPrefix("application/x-www-form-urlencoded") {
+            let text = String(buffer: body)
+            for pair in text.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { continue }
+                let value = String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+                switch parts[0] {
+                case "grant_type": grantType = value
+                case "refresh_token": token = value
+                default: break
+                }
+            }
+        } else if contentType.hasPrefix("application/json") {
+            do {
+                let decoded = try JSONResponse.decoder().decode(RefreshRequest.self, from: Data(body.readableBytesView))
+                grantType = decoded.grantType
+                token = decoded.refreshToken
+            } catch {
+                throw FleetError(.invalidRequest, "body is not JSON of the expected shape")
+            }
+        } else {
+            throw FleetError(.unsupportedMediaType, "send application/x-www-form-urlencoded or application/json")
+        }
+        guard grantType == "refresh_token" else {
+            throw FleetError(.invalidRequest, "grant_type must be refresh_token")
+        }
+        guard let token, !token.isEmpty else { throw FleetError(.invalidRequest, "refresh_token is required") }
+        return token
+    }
+}

@@ -1,0 +1,33 @@
+import Logging
+import CoreMetrics
+import FleetAuth
+import FleetCore
+import Foundation
+
+/// Mints access tokens with the claims of API.md.
+struct TokenIssuer: Sendable {
+    let keyRing: KeyRing
+    let issuer: String
+    let deviceLifetime: Int
+    let operatorLifetime: Int
+    let clock: any WallClock
+    let signer = TokenSigner()
+
+    func deviceToken(device: String, fleet: String) async throws -> String {
+        let now = Int64(clock.now().timeIntervalSince1970)
+        let claims = AccessClaims(
+            iss: issuer, sub: device, aud: [TokenNames.ingestAudience], iat: now, nbf: now,
+            exp: now + Int64(deviceLifetime), jti: TokenSigner.randomJTI(), fleet: fleet, scope: TokenNames.telemetryWrite
+        )
+        return try signer.sign(claims, with: try await keyRing.currentKey())
+    }
+
+    func operatorToken(username: String, role: OperatorRole) async throws -> String {
+        let now = Int64(clock.now().timeIntervalSince1970)
+        let claims = AccessClaims(
+            iss: issuer, sub: username, aud: [TokenNames.adminAudience], iat: now, nbf: now,
+            exp: now + Int64(operatorLifetime), jti: TokenSigner.randomJTI(), role: role.rawValue
+        )
+        return try signer.sign(claims, with: try await keyRing.currentKey())
+    }
+}
