@@ -6,7 +6,7 @@ import Foundation
 public struct SenMLDecoder: Sendable {
     public init() {}
 
-    public func decode(_ bytes: some Collection<UInt8> & Sendable) throws(FleetError) -> [SenMLRecord] {
+    public func decode(_ bytes: some Collection<UInt8>) throws(FleetError) -> [SenMLRecord] {
         let data = Data(bytes)
         let raw: [RawRecord]
         do {

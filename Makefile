@@ -1,0 +1,17 @@
+# Fleetgate: each target does its own set-up (packages, local PostgreSQL under .data/).
+.PHONY: run test lint bench demo stop clean
+
+run:  ## build and run provisioning (8081) and ingest (8080) against a local PostgreSQL
+	@scripts/run.sh
+
+test: lint  ## lint, then the whole suite against a real local PostgreSQL
+	@scripts/test.sh
+
+lint:  ## swift format lint (config in .swift-format)
+	@swift format lint --strict --recursive Sources Tests
+
+stop:  ## stop the local PostgreSQL cluster
+	@scripts/pg-stop.sh
+
+clean:  ## remove builds and the local database
+	@scripts/pg-stop.sh; rm -rf .build .data

@@ -1,0 +1,95 @@
+import AsyncHTTPClient
+import CoreMetrics
+import FleetAuth
+import FleetCore
+import FleetHTTP
+import FleetStore
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+
+/// Builds the ingest application: PostgreSQL client, partition maintenance, JWKS source,
+/// revocation feed, group-commit writer, last-seen recorder, then the HTTP server; graceful
+/// shutdown runs in reverse (the server stops accepting, the writer drains and commits).
+public func buildIngestApplication(
+    configuration: IngestConfiguration,
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    clock: any WallClock = SystemWallClock(),
+    logger: Logger? = nil
+) throws -> some ApplicationProtocol {
+    let logger: Logger = {
+        var logger = logger ?? Logger(label: "fleetgate.ingest")
+        logger.logLevel = configuration.logLevel
+        return logger
+    }()
+    let factory = PrometheusMetricsFactory(registry: registry)
+    let metrics = IngestMetrics(factory: factory)
+    let client = PostgresClient(
+        configuration: try DatabaseURL.configuration(configuration.databaseURL, maxConnections: configuration.databaseMaxConnections),
+        backgroundLogger: logger
+    )
+    let jwks = JWKSSource(
+        url: configuration.jwksURL, file: configuration.jwksFile,
+        refreshInterval: .seconds(configuration.jwksRefreshSeconds),
+        unknownKidInterval: .seconds(configuration.jwksUnknownKidIntervalSeconds), logger: logger,
+        onRefresh: { ok in (ok ? metrics.jwksRefreshOK : metrics.jwksRefreshFailed).increment() }
+    )
+    let revocations = RevocationView()
+    let feed = RevocationFeed(
+        client: client, view: revocations, reloadInterval: .seconds(configuration.revocationReloadSeconds), logger: logger,
+        onApplied: { metrics.revocationsApplied.increment() }
+    )
+    let writer = PostgresTelemetryWriter(
+        client: client,
+        configuration: .init(
+            connections: configuration.writerConnections, rowBudget: configuration.writerRowBudget,
+            maxQueuedRows: configuration.writerMaxQueuedRows
+        ),
+        metrics: WriterMetrics(factory: factory), logger: logger
+    )
+    let lastSeen = LastSeenRecorder(client: client, logger: logger)
+    let partitions = PartitionMaintainer(client: client, retentionDays: configuration.retentionDays, logger: logger)
+    let idempotencyCleaner = IdempotencyKeyCleaner(client: client, logger: logger)
+    let route = TelemetryRoute(
+        authenticator: DeviceAuthenticator(
+            verifier: TokenVerifier(rules: VerificationRules(issuer: configuration.issuer, audience: configuration.audience)),
+            cache: VerifiedTokenCache(capacity: configuration.tokenCacheEntries),
+            jwks: jwks, revocations: revocations, clock: clock, metrics: metrics
+        ),
+        rateLimiter: DeviceRateLimiter(rate: configuration.ratePerDevice, burst: configuration.rateBurst),
+        bodyReader: BodyReader(compressedLimit: configuration.maxCompressedBytes, inflatedLimit: configuration.maxInflatedBytes),
+        resolver: SenMLResolver(limits: configuration.limits),
+        writer: writer, lastSeen: lastSeen, clock: clock, metrics: metrics
+    )
+
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestLoggerMiddleware())
+    HealthRoutes {
+        let database = (try? await client.query("SELECT 1", logger: logger)) != nil
+        return ["database": database, "keys": jwks.isLoaded]
+    }.register(on: router)
+    MetricsRoute(registry: registry).register(on: router)
+    route.register(on: router)
+
+    var app = Application(
+        router: router,
+        server: try ServerBuilder.make(certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-ingest"),
+        services: [client, jwks, feed, partitions, idempotencyCleaner, lastSeen, writer],
+        logger: logger
+    )
+    let runMigrations = configuration.runMigrations
+    app.beforeServerStarts {
+        if runMigrations { try await Migrator(client: client, logger: logger).migrate() }
+        try await partitions.maintain(now: clock.now())
+        try await feed.reload()
+        // Not fatal: provisioning may start after ingest; /readyz says not ready until keys arrive.
+        if await !jwks.refresh() { logger.warning("no JWKS yet; retrying every second") }
+    }
+    return app
+}

@@ -1,0 +1,101 @@
+import AsyncHTTPClient
+import NIOHTTP1
+import FleetAuth
+import FleetCore
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// The public keys ingest verifies with: fetched from the provisioning JWKS URL (or a file) at
+/// start, refreshed every `refreshInterval`, and at once on an unknown kid, at most once per
+/// `unknownKidInterval`. When provisioning is down the keys already held keep working.
+public final class JWKSSource: Service {
+    private struct State {
+        var keys = PublicKeySet(JWKSDocument(keys: []))
+        var lastUnknownKidRefresh: ContinuousClock.Instant?
+        var loaded = false
+    }
+
+    private let url: String?
+    private let file: String?
+    private let refreshInterval: Duration
+    private let unknownKidInterval: Duration
+    private let logger: Logger
+    private let onRefresh: @Sendable (Bool) -> Void
+    private let state = Mutex(State())
+
+    public init(
+        url: String?, file: String?, refreshInterval: Duration, unknownKidInterval: Duration, logger: Logger,
+        onRefresh: @escaping @Sendable (Bool) -> Void = { _ in }
+    ) {
+        self.url = url
+        self.file = file
+        self.refreshInterval = refreshInterval
+        self.unknownKidInterval = unknownKidInterval
+        self.logger = logger
+        self.onRefresh = onRefresh
+    }
+
+    public var keys: PublicKeySet { state.withLock { $0.keys } }
+    public var isLoaded: Bool { state.withLock { $0.loaded } }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                // Retry quickly until the first load succeeds, then settle into the refresh interval.
+                let interval = self.isLoaded ? self.refreshInterval : .seconds(1)
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { return }
+                await self.refresh()
+            }
+        }
+    }
+
+    /// Fetches the key set now; keeps the old keys on failure. Returns whether it succeeded.
+    @discardableResult
+    public func refresh() async -> Bool {
+        do {
+            var document = JWKSDocument(keys: [])
+            if let file {
+                let data = try Data(contentsOf: URL(fileURLWithPath: file))
+                document.keys += try JSONDecoder().decode(JWKSDocument.self, from: data).keys
+            }
+            if let url {
+                var request = HTTPClientRequest(url: url)
+                request.headers.add(name: "Accept", value: "application/json")
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+                guard response.status == .ok else { throw FleetError(.internalError, "JWKS answered \(response.status.code)") }
+                let body = try await response.body.collect(upTo: 1 << 20)
+                document.keys += try JSONDecoder().decode(JWKSDocument.self, from: Data(body.readableBytesView)).keys
+            }
+            let keys = PublicKeySet(document)
+            guard !keys.isEmpty else { throw FleetError(.internalError, "the JWKS has no RS256 signing key") }
+            state.withLock {
+                $0.keys = keys
+                $0.loaded = true
+            }
+            onRefresh(true)
+            return true
+        } catch {
+            onRefresh(false)
+            logger.warning("JWKS refresh failed; keeping the keys held", metadata: ["error": "\(String(describing: error).prefix(200))"])
+            return false
+        }
+    }
+
+    /// Refreshes for an unknown kid unless one such refresh happened within `unknownKidInterval`.
+    /// Returns whether the kid is known afterwards.
+    public func refreshForUnknown(kid: String) async -> Bool {
+        let allowed = state.withLock { state -> Bool in
+            let now = ContinuousClock.now
+            if let last = state.lastUnknownKidRefresh, now - last < unknownKidInterval { return false }
+            state.lastUnknownKidRefresh = now
+            return true
+        }
+        guard allowed else { return false }
+        await refresh()
+        return keys[kid] != nil
+    }
+}

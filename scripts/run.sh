@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make run`: set up everything (packages, local PostgreSQL, keys, release build, migrations,
+# bootstrap admin) and run provisioning (8081) and ingest (8080) in the foreground.
+# Ctrl-C or SIGTERM stops everything this script started, PostgreSQL included.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+"$ROOT/scripts/install-deps.sh"
+started_pg=0
+if [ -z "${FLEETGATE_DATABASE_URL:-}" ]; then
+  "$ROOT/scripts/pg-start.sh" fleetgate
+  started_pg=1
+  export FLEETGATE_DATABASE_URL=$(local_database_url fleetgate)
+fi
+"$ROOT/scripts/dev-secrets.sh"
+export FLEETGATE_KEYS_ENCRYPTION_KEY_FILE=${FLEETGATE_KEYS_ENCRYPTION_KEY_FILE:-$DATA/kek}
+log "building release binaries (the first build takes several minutes)"
+swift build -c release --product fleetgate-provisioning
+swift build -c release --product fleetgate-ingest
+BIN=$(swift build -c release --show-bin-path)
+"$BIN/fleetgate-provisioning" migrate
+admin=${FLEETGATE_ADMIN_USER:-admin}
+if [ -n "${FLEETGATE_ADMIN_PASSWORD:-}" ]; then
+  password=$FLEETGATE_ADMIN_PASSWORD
+elif [ -s "$DATA/admin-password" ]; then
+  password=$(cat "$DATA/admin-password")
+else
+  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  (umask 077; printf '%s\n' "$password" > "$DATA/admin-password")
+  printf '\n  bootstrap admin "%s", password: %s\n  (also saved in .data/admin-password, mode 0600)\n\n' "$admin" "$password"
+fi
+FLEETGATE_OPERATOR_PASSWORD=$password "$BIN/fleetgate-provisioning" create-operator --username "$admin" --role admin --if-missing
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  log "stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ "$started_pg" = 1 ] && "$ROOT/scripts/pg-stop.sh"
+  exit 0
+}
+trap cleanup INT TERM EXIT
+"$BIN/fleetgate-provisioning" serve & pids+=($!)
+"$BIN/fleetgate-ingest" serve & pids+=($!)
+cat <<MSG
+
+  provisioning  http://127.0.0.1:${FLEETGATE_HTTP_PORT:-8081}   (JWKS: /.well-known/jwks.json)
+  ingest        http://127.0.0.1:8080
+  database      ${FLEETGATE_DATABASE_URL%%\?*}
+  admin         $admin (password in .data/admin-password unless FLEETGATE_ADMIN_PASSWORD is set)
+  Ctrl-C stops everything.
+
+MSG
+wait -n "${pids[@]}" || true
+cleanup
