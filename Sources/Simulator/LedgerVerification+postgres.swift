@@ -33,10 +33,14 @@ public func verifyLedger(_ ledger: Ledger, client: PostgresClient, logger: Logge
 /// (`postgres://user[:password]@host[:port]/database?sslmode=disable|prefer|require`).
 public func verifyLedger(_ ledger: Ledger, databaseURL: String, logger: Logger) async throws -> VerificationResult {
     let client = PostgresClient(configuration: try postgresConfiguration(databaseURL), backgroundLogger: logger)
+    // The first query may lease before run() has started; PostgresNIO warns about that and then
+    // waits, which is fine here, so its query logger only speaks up for errors.
+    var queryLogger = logger
+    queryLogger.logLevel = max(logger.logLevel, .error)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await client.run() }
         defer { group.cancelAll() }
-        return try await verifyLedger(ledger, client: client, logger: logger)
+        return try await verifyLedger(ledger, client: client, logger: queryLogger)
     }
 }
 

@@ -45,13 +45,14 @@ func Glibc_write(_ descriptor: Int32, _ pointer: UnsafeRawPointer, _ count: Int)
     write(descriptor, pointer, count)
 }
 
-/// Terminal output without Foundation's buffering or the non-Sendable `stdout` global.
-enum Terminal {
+/// Terminal output without Foundation's buffering or the non-Sendable `stdout` global. The
+/// executable prints through it too, so its lines and the progress lines keep their order.
+public enum Terminal {
     /// Whether standard output is a terminal (progress is then one line redrawn with \r).
-    static var standardOutputIsTerminal: Bool { isatty(1) == 1 }
+    public static var standardOutputIsTerminal: Bool { isatty(1) == 1 }
 
     /// Writes `text` to standard output at once.
-    static func print(_ text: String) {
+    public static func print(_ text: String) {
         var text = text
         text.withUTF8 { bytes in
             var offset = 0

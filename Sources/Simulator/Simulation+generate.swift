@@ -60,13 +60,12 @@ extension Simulation {
         let span = writer.timeSpan(recordCount: recordCount)
         var random = SplitMix64(seed: seed)
         let skewMillis = Int64((options.clockSkew.seconds * 1000).rounded())
-        let half = credentials.count / 2
         var devices = credentials.indices.map { index in
             DeviceRuntime(
                 id: credentials[index].id,
                 sensors: SensorState(using: &random),
-                skewMillis: EvenSelection.isSelected(index, fraction: options.clockSkewFraction) ? skewMillis : 0,
-                revocationCandidate: EvenSelection.isSelected((index + half) % credentials.count, fraction: options.revokeFraction)
+                skewMillis: EvenSelection.isSelected(index, fraction: options.clockSkewFraction, phase: EvenSelection.skewPhase) ? skewMillis : 0,
+                revocationCandidate: Simulation.isRevocationCandidate(index, fraction: options.revokeFraction)
             )
         }
         // Unique per run, so keys never meet those of an earlier run within the server's 24 h.
@@ -129,7 +128,7 @@ extension Simulation {
                     } else {
                         body = scratch
                     }
-                    let corrupt = EvenSelection.isSelected(index, fraction: options.corruptFraction)
+                    let corrupt = EvenSelection.isSelected(index, fraction: options.corruptFraction, phase: EvenSelection.corruptPhase)
                     if corrupt {
                         Self.corrupt(&body, encoding: options.encoding)
                         statistics.withState { $0.corruptSent += 1 }
@@ -149,6 +148,11 @@ extension Simulation {
                 }
             }
         }
+    }
+
+    /// Whether device `index` is among those a chaos run revokes.
+    static func isRevocationCandidate(_ index: Int, fraction: Double) -> Bool {
+        EvenSelection.isSelected(index, fraction: fraction, phase: EvenSelection.revokePhase)
     }
 
     /// Spoils a body so the server must answer `bad_payload`: a zlib header naming compression

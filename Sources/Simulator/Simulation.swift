@@ -155,9 +155,7 @@ struct Simulation: Sendable {
             logger.error("chaos: operator login failed, no device revoked", metadata: ["error": "\(error)"])
             return
         }
-        // Offset by half the fleet so revoked devices are not the clock-skewed ones.
-        let half = credentials.count / 2
-        for index in credentials.indices where EvenSelection.isSelected((index + half) % credentials.count, fraction: options.revokeFraction) {
+        for index in credentials.indices where Self.isRevocationCandidate(index, fraction: options.revokeFraction) {
             do {
                 try await client.revoke(id: credentials[index].id, operatorToken: operatorToken)
                 revocations.markRevoked(index, at: ContinuousClock.now)

@@ -110,12 +110,19 @@ public struct SimulationOptions: Sendable, Equatable {
     }
 }
 
-/// Picks an evenly spread share of indices: index `i` of `count` is chosen when
-/// ⌊i·f⌋ ≠ ⌊(i+1)·f⌋, which selects ⌊count·f⌋ of them, never two neighbours for f ≤ ½.
+/// Picks an evenly spread share of indices: index `i` is chosen when ⌊i·f + p⌋ ≠ ⌊(i+1)·f + p⌋,
+/// which selects a share `f` of them, never two neighbours for f ≤ ½. Different phases `p`
+/// pick different indices, so chaos roles (skewed, revoked, corrupt) do not fall on the same
+/// devices and hide one another (a revoked device's corrupt body is refused as token_revoked).
 public enum EvenSelection {
-    public static func isSelected(_ index: Int, fraction: Double) -> Bool {
+    public static func isSelected(_ index: Int, fraction: Double, phase: Double = 0) -> Bool {
         guard fraction > 0 else { return false }
         guard fraction < 1 else { return true }
-        return Int(Double(index) * fraction) != Int(Double(index + 1) * fraction)
+        return (Double(index) * fraction + phase).rounded(.down) != (Double(index + 1) * fraction + phase).rounded(.down)
     }
+
+    /// Phases of the chaos roles.
+    static let skewPhase = 0.0
+    static let revokePhase = 0.5
+    static let corruptPhase = 0.25
 }

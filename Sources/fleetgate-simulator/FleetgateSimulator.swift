@@ -76,7 +76,7 @@ struct Enroll: AsyncParsableCommand {
         options.idPrefix = idPrefix
         let enrolled = try await enrollDevices(options, logger: service.logger())
         try CredentialsFile.write(enrolled, to: credentials)
-        print("enrolled \(enrolled.count) devices into \(credentials)")
+        Terminal.print("enrolled \(enrolled.count) devices into \(credentials)\n")
     }
 }
 
@@ -127,7 +127,7 @@ struct Run: AsyncParsableCommand {
             let file = try ScenarioFile.read(from: scenario)
             file.apply(to: &options)
             if file.verify == true { verify = true }
-            if let proves = file.proves { print("scenario \(file.name ?? scenario): \(proves)") }
+            if let proves = file.proves { Terminal.print("scenario \(file.name ?? scenario): \(proves)\n") }
         }
         options.provisioningURL = service.provisioningURL
         options.ingestURL = ingestURL
@@ -164,7 +164,7 @@ struct Run: AsyncParsableCommand {
         if verify, let databaseURL {
             finalReport.verification = try await verifyLedger(result.ledger, databaseURL: databaseURL, logger: logger)
         }
-        print(finalReport.renderTable(), terminator: "")
+        Terminal.print(finalReport.renderTable())
         if let report { try finalReport.write(to: report) }
         if !finalReport.passed { throw ExitCode(1) }
     }
@@ -184,7 +184,7 @@ struct Verify: AsyncParsableCommand {
         var logger = Logger(label: "fleetgate-simulator")
         logger.logLevel = verbose ? .debug : .warning
         let result = try await verifyLedger(try LedgerFile.read(from: ledger), databaseURL: databaseURL, logger: logger)
-        print(result.summary)
+        Terminal.print(result.summary + "\n")
         if !result.passed { throw ExitCode(1) }
     }
 }

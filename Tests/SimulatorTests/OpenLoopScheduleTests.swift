@@ -57,3 +57,21 @@ struct OpenLoopScheduleTests {
         #expect((0..<50).allSatisfy { EvenSelection.isSelected($0, fraction: 1) })
     }
 }
+
+@Suite("Chaos roles")
+struct ChaosRoleTests {
+    @Test("skewed, revoked and corrupt-sending devices are different devices")
+    func disjoint() {
+        for devices in [100, 200, 1000] {
+            let skewed = Set((0..<devices).filter { EvenSelection.isSelected($0, fraction: 0.1, phase: EvenSelection.skewPhase) })
+            let revoked = Set((0..<devices).filter { Simulation.isRevocationCandidate($0, fraction: 0.1) })
+            let corrupt = Set(
+                (0..<(devices * 30)).filter { EvenSelection.isSelected($0, fraction: 0.02, phase: EvenSelection.corruptPhase) }
+                    .map { $0 % devices }
+            )
+            #expect(skewed.count == devices / 10 && revoked.count == devices / 10)
+            #expect(skewed.isDisjoint(with: revoked))
+            #expect(corrupt.isDisjoint(with: revoked), "\(devices) devices")
+        }
+    }
+}
