@@ -197,7 +197,16 @@ struct FleetgateClient: Sendable {
         {
             return .timeout
         }
-        return .connectionError
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .remoteConnectionClosed: return .connectionError(reason: "connection_closed")
+            case .getConnectionFromPoolTimeout: return .connectionError(reason: "pool_timeout")
+            case .cancelled: return .connectionError(reason: "cancelled")
+            default: return .connectionError(reason: "connection_error")
+            }
+        }
+        // NIOConnectionError, IOError (ECONNREFUSED, ECONNRESET), ChannelError: name the type.
+        return .connectionError(reason: "connection_error." + String(describing: type(of: error)))
     }
 
     // MARK: Plumbing

@@ -9,8 +9,8 @@ public enum AttemptOutcome: Sendable, Equatable {
     case problem(status: Int, code: String, retryAfter: Duration?)
     /// No answer within the request timeout.
     case timeout
-    /// The connection failed or closed before an answer.
-    case connectionError
+    /// The connection failed or closed before an answer; `reason` is what errors are counted by.
+    case connectionError(reason: String = "connection_error")
 
     /// The key under which answers are counted: the HTTP status or what happened instead.
     public var statusKey: String {
@@ -90,7 +90,7 @@ final class RunStatistics: Sendable {
             case .accepted: break
             case .problem(_, let code, _): state.errorsByCode[code, default: 0] += 1
             case .timeout: state.errorsByCode["timeout", default: 0] += 1
-            case .connectionError: state.errorsByCode["connection_error", default: 0] += 1
+            case .connectionError(let reason): state.errorsByCode[reason, default: 0] += 1
             }
         }
     }

@@ -46,7 +46,7 @@ struct BackoffTests {
         #expect(AttemptOutcome.problem(status: 429, code: "rate_limited", retryAfter: .seconds(1)).isRetryable)
         #expect(AttemptOutcome.problem(status: 503, code: "overloaded", retryAfter: nil).isRetryable)
         #expect(AttemptOutcome.timeout.isRetryable)
-        #expect(AttemptOutcome.connectionError.isRetryable)
+        #expect(AttemptOutcome.connectionError().isRetryable)
         #expect(!AttemptOutcome.problem(status: 400, code: "bad_payload", retryAfter: nil).isRetryable)
         #expect(!AttemptOutcome.problem(status: 401, code: "token_revoked", retryAfter: nil).isRetryable)
         #expect(!AttemptOutcome.accepted(records: 4, duplicate: false).isRetryable)
