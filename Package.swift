@@ -161,35 +161,69 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Shared by the test targets: per-test databases, fake clock, test configurations.
+        .target(
+            name: "FleetTestSupport",
+            dependencies: [
+                "FleetCore", "FleetAuth", "FleetStore", "Provisioning", "Ingest",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/FleetTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "FleetCoreTests", dependencies: ["FleetCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FleetAuthTests", dependencies: ["FleetAuth"], swiftSettings: swiftSettings),
+        .testTarget(name: "FleetAuthTests", dependencies: ["FleetAuth", "FleetCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FleetStoreTests",
-            dependencies: ["FleetStore", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["FleetStore", "FleetTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "FleetHTTPTests",
-            dependencies: ["FleetHTTP", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "FleetHTTP", "FleetCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ProvisioningTests",
-            dependencies: ["Provisioning", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "Provisioning", "FleetTestSupport", "FleetAuth", "FleetCore", "FleetStore", "FleetHTTP",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "Ingest", "Provisioning", "FleetTestSupport", "FleetAuth", "FleetCore", "FleetStore", "FleetHTTP",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "Provisioning", "Ingest", "FleetStore", "FleetAuth",
+                "Provisioning", "Ingest", "FleetStore", "FleetAuth", "FleetCore", "FleetTestSupport", "Simulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

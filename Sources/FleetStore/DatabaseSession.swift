@@ -2,6 +2,7 @@ import Logging
 import PostgresNIO
 
 /// Runs `body` with a live PostgresClient, for one-shot commands (migrate, create-operator, ...).
+@discardableResult
 public func withDatabase<T: Sendable>(
     url: String, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T
 ) async throws -> T {

@@ -22,9 +22,12 @@ public final class LastSeenRecorder: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            await flush()
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: self.interval)
+                if Task.isCancelled { return }
+                await self.flush()
+            }
         }
         await flush()
     }

@@ -22,12 +22,15 @@ public struct PartitionMaintainer: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(3600))
-            do {
-                try await maintain(now: Date())
-            } catch {
-                logger.warning("partition maintenance failed", metadata: ["error": "\(String(reflecting: error).prefix(200))"])
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(3600))
+                if Task.isCancelled { return }
+                do {
+                    try await maintain(now: Date())
+                } catch {
+                    logger.warning("partition maintenance failed", metadata: ["error": "\(String(reflecting: error).prefix(200))"])
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 import FleetAuth
 import FleetCore
 import Logging
+import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 
@@ -49,12 +50,19 @@ public struct RevocationFeed: Service {
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
-                    try await connection.listen(on: Self.channel) { notifications in
-                        // Re-read after (re)connecting: changes made while we were away sent no notification we saw.
-                        try await reload()
-                        for try await notification in notifications {
-                            apply(payload: notification.payload)
+                    // A notification sequence does not end on task cancellation; closing the
+                    // connection does, so shutdown is never held up by an idle LISTEN.
+                    try await withTaskCancellationHandler {
+                        try await connection.listen(on: Self.channel) { notifications in
+                            // Re-read after (re)connecting: changes made while away sent no notification we saw.
+                            try await reload()
+                            for try await notification in notifications {
+                                apply(payload: notification.payload)
+                            }
                         }
+                    } onCancel: {
+                        let future: EventLoopFuture<Void> = connection.close()
+                        future.whenComplete { _ in }
                     }
                 }
             } catch {

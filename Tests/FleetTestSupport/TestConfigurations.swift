@@ -1,0 +1,36 @@
+import FleetAuth
+import FleetCore
+import Foundation
+import Logging
+import Ingest
+import Provisioning
+
+/// Service configurations for in-process tests: loopback, port 0 (the OS picks), a test database.
+public enum TestConfigurations {
+    /// A fixed test key-encryption key (32 bytes of 0x2a); never used outside tests.
+    public static let keyEncryptionKey = Data(repeating: 42, count: 32).base64EncodedString()
+
+    public static func provisioning(databaseURL: String) -> ProvisioningConfiguration {
+        var c = ProvisioningConfiguration()
+        c.host = "127.0.0.1"
+        c.port = 0
+        c.databaseURL = databaseURL
+        c.keyEncryptionKey = keyEncryptionKey
+        c.bcryptCost = 4  // the minimum: tests check behaviour, not bcrypt's cost
+        c.logLevel = .critical
+        c.runMigrations = false  // TestDatabase.create() migrated already
+        return c
+    }
+
+    public static func ingest(databaseURL: String, jwksURL: String?) -> IngestConfiguration {
+        var c = IngestConfiguration()
+        c.host = "127.0.0.1"
+        c.port = 0
+        c.databaseURL = databaseURL
+        c.jwksURL = jwksURL
+        c.logLevel = .critical
+        c.runMigrations = false
+        c.revocationReloadSeconds = 5
+        return c
+    }
+}
