@@ -39,7 +39,8 @@ public struct SigningKey: Sendable {
     public var publicJWK: PublicJWK {
         // getKeyPrimitives only fails for keys BoringSSL could not have created.
         let primitives = try! privateKey.publicKey.getKeyPrimitives()
-        return PublicJWK(kid: kid, n: Base64URL.encode(primitives.modulus), e: Base64URL.encode(primitives.publicExponent))
+        return PublicJWK(
+            kid: kid, n: Base64URL.encode(primitives.modulus), e: Base64URL.encode(primitives.publicExponent))
     }
 }
 

@@ -92,7 +92,9 @@ public struct TokenVerifier: Sendable {
             fleet: raw.fleet, scope: raw.scope, role: raw.role
         )
         guard !signature.isEmpty else { throw FleetError(.tokenBadSignature, "signature is empty") }
-        return ParsedToken(kid: kid, claims: claims, signingInput: token[parts[0].startIndex..<parts[1].endIndex], signature: signature)
+        return ParsedToken(
+            kid: kid, claims: claims, signingInput: token[parts[0].startIndex..<parts[1].endIndex], signature: signature
+        )
     }
 
     /// Checks the signature of a parsed token with the key set.

@@ -69,7 +69,8 @@ public struct SettingsReader: Sendable {
             parsed = config.int(forKey: ConfigKey(key)) ?? value
         }
         guard range.contains(parsed) else {
-            throw FleetError(.invalidRequest, "setting \(key) must be between \(range.lowerBound) and \(range.upperBound)")
+            throw FleetError(
+                .invalidRequest, "setting \(key) must be between \(range.lowerBound) and \(range.upperBound)")
         }
         return parsed
     }

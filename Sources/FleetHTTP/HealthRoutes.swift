@@ -13,17 +13,21 @@ public struct HealthRoutes: Sendable {
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/healthz") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
         router.get("/readyz") { _, _ in
             let checks = await readiness()
             let ready = checks.values.allSatisfy { $0 }
-            let parts = checks.keys.sorted().map { "\"\($0)\":\(checks[$0]! ? "true" : "false")" }.joined(separator: ",")
+            let parts = checks.keys.sorted().map { "\"\($0)\":\(checks[$0]! ? "true" : "false")" }.joined(
+                separator: ",")
             let body = #"{"status":"\#(ready ? "ready" : "not_ready")","checks":{\#(parts)}}"#
             var headers: HTTPFields = [.contentType: "application/json"]
             if !ready { headers[.retryAfter] = "1" }
             return Response(
-                status: ready ? .ok : .serviceUnavailable, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body))
+                status: ready ? .ok : .serviceUnavailable, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: body))
             )
         }
     }

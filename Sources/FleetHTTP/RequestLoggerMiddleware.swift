@@ -19,7 +19,8 @@ public struct RequestLoggerMiddleware<Context: RequestContext>: RouterMiddleware
                 metadata: [
                     "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
                     "status": "\(response.status.code)",
-                    "ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+                    "ms":
+                        "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
                 ]
             )
         }

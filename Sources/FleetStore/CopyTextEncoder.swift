@@ -5,7 +5,9 @@ import NIOCore
 /// NULL). The one place where COPY data is escaped.
 public enum CopyTextEncoder {
     /// Column order of `rowColumns`, matching `append(...)`.
-    public static let columns = ["device_id", "time", "name", "unit", "value", "string_value", "bool_value", "data_value", "sum"]
+    public static let columns = [
+        "device_id", "time", "name", "unit", "value", "string_value", "bool_value", "data_value", "sum",
+    ]
 
     public static func append(deviceID: String, record: ResolvedRecord, to buffer: inout ByteBuffer) {
         appendEscaped(deviceID, to: &buffer)
@@ -31,7 +33,11 @@ public enum CopyTextEncoder {
         buffer.writeInteger(UInt8(ascii: "\t"))
         appendOptional(string, to: &buffer)
         buffer.writeInteger(UInt8(ascii: "\t"))
-        if let bool { buffer.writeInteger(bool ? UInt8(ascii: "t") : UInt8(ascii: "f")) } else { buffer.writeStaticString("\\N") }
+        if let bool {
+            buffer.writeInteger(bool ? UInt8(ascii: "t") : UInt8(ascii: "f"))
+        } else {
+            buffer.writeStaticString("\\N")
+        }
         buffer.writeInteger(UInt8(ascii: "\t"))
         appendOptional(data, to: &buffer)
         buffer.writeInteger(UInt8(ascii: "\t"))

@@ -6,7 +6,8 @@ import PostgresNIO
 public func withDatabase<T: Sendable>(
     url: String, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T
 ) async throws -> T {
-    let client = PostgresClient(configuration: try DatabaseURL.configuration(url, maxConnections: 4), backgroundLogger: logger)
+    let client = PostgresClient(
+        configuration: try DatabaseURL.configuration(url, maxConnections: 4), backgroundLogger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await client.run() }
         defer { group.cancelAll() }

@@ -13,7 +13,8 @@ public enum DatabaseURL {
             components.scheme == "postgres" || components.scheme == "postgresql",
             let user = components.user, !user.isEmpty
         else {
-            throw FleetError(.invalidRequest, "database.url must look like postgres://user[:password]@host[:port]/database")
+            throw FleetError(
+                .invalidRequest, "database.url must look like postgres://user[:password]@host[:port]/database")
         }
         let database = String(components.path.drop(while: { $0 == "/" }))
         let sslmode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"

@@ -146,7 +146,8 @@ public struct DeviceRepository: Sendable {
                 logger: logger
             ).collect()
             guard !rows.isEmpty else { return false }
-            try await connection.query("UPDATE refresh_tokens SET revoked = true WHERE device_id = \(id)", logger: logger)
+            try await connection.query(
+                "UPDATE refresh_tokens SET revoked = true WHERE device_id = \(id)", logger: logger)
             try await notify(device: id, disabled: true, cutoff: cutoff, on: connection)
             return true
         }
@@ -162,7 +163,8 @@ public struct DeviceRepository: Sendable {
             var cutoff: Int64?
             for try await value in rows.decode(Int64.self) { cutoff = value }
             guard let cutoff else { return false }
-            try await connection.query("UPDATE refresh_tokens SET revoked = true WHERE device_id = \(id)", logger: logger)
+            try await connection.query(
+                "UPDATE refresh_tokens SET revoked = true WHERE device_id = \(id)", logger: logger)
             try await connection.query(
                 "INSERT INTO refresh_tokens (token_hash, device_id, created_at) VALUES (\(ByteBuffer(bytes: refreshTokenHash)), \(id), \(now))",
                 logger: logger
@@ -175,7 +177,8 @@ public struct DeviceRepository: Sendable {
     /// Deletes the device and its credentials (and its telemetry with `purge`). False when unknown.
     public func delete(id: String, purge: Bool, now: Date) async throws -> Bool {
         try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query("DELETE FROM devices WHERE id = \(id) RETURNING id", logger: logger).collect()
+            let rows = try await connection.query("DELETE FROM devices WHERE id = \(id) RETURNING id", logger: logger)
+                .collect()
             guard !rows.isEmpty else { return false }
             try await connection.query(
                 """

@@ -25,6 +25,7 @@ public struct IdempotencyKeyCleaner: Service {
     }
 
     public func clean() async throws {
-        try await client.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'", logger: logger)
+        try await client.query(
+            "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'", logger: logger)
     }
 }

@@ -91,7 +91,8 @@ public struct Migrator: Sendable {
                         _ = try? await connection.query("ROLLBACK", logger: logger)
                         throw error
                     }
-                    logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                    logger.info(
+                        "migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
                     done.append(migration.version)
                 }
                 try await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockID))", logger: logger)

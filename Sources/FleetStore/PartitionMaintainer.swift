@@ -29,7 +29,8 @@ public struct PartitionMaintainer: Service {
                 do {
                     try await maintain(now: Date())
                 } catch {
-                    logger.warning("partition maintenance failed", metadata: ["error": "\(String(reflecting: error).prefix(200))"])
+                    logger.warning(
+                        "partition maintenance failed", metadata: ["error": "\(String(reflecting: error).prefix(200))"])
                 }
             }
         }
@@ -43,9 +44,10 @@ public struct PartitionMaintainer: Service {
             // A transaction-scoped lock: released by COMMIT/ROLLBACK, never left on a pooled connection.
             try await connection.query("BEGIN", logger: logger)
             do {
-                let locked = try await connection.query(
-                    "SELECT pg_try_advisory_xact_lock(\(Self.advisoryLockID))", logger: logger
-                ).collect().first?.decode(Bool.self) ?? false
+                let locked =
+                    try await connection.query(
+                        "SELECT pg_try_advisory_xact_lock(\(Self.advisoryLockID))", logger: logger
+                    ).collect().first?.decode(Bool.self) ?? false
                 guard locked else {
                     try await connection.query("ROLLBACK", logger: logger)
                     return false
@@ -70,7 +72,8 @@ public struct PartitionMaintainer: Service {
             // Names and bounds are computed from integers above, never from input.
             try await connection.query(
                 PostgresQuery(
-                    unsafeSQL: "CREATE TABLE IF NOT EXISTS \(name) PARTITION OF telemetry FOR VALUES FROM ('\(from)') TO ('\(to)')"
+                    unsafeSQL:
+                        "CREATE TABLE IF NOT EXISTS \(name) PARTITION OF telemetry FOR VALUES FROM ('\(from)') TO ('\(to)')"
                 ),
                 logger: logger
             )
@@ -103,7 +106,8 @@ public struct PartitionMaintainer: Service {
     static func day(fromPartitionName name: String) -> Int64? {
         guard name.hasPrefix("telemetry_"), name.count == 18 else { return nil }
         let digits = name.dropFirst(10)
-        guard let y = Int(digits.prefix(4)), let m = Int(digits.dropFirst(4).prefix(2)), let d = Int(digits.suffix(2)) else { return nil }
+        guard let y = Int(digits.prefix(4)), let m = Int(digits.dropFirst(4).prefix(2)), let d = Int(digits.suffix(2))
+        else { return nil }
         var components = DateComponents()
         components.year = y
         components.month = m

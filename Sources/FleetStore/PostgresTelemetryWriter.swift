@@ -123,7 +123,9 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
                 var take: [Pending] = []
                 var rows = 0
                 // Always take at least one batch, even one larger than the budget.
-                while let first = state.queue.first, take.isEmpty || rows + first.batch.records.count <= configuration.rowBudget {
+                while let first = state.queue.first,
+                    take.isEmpty || rows + first.batch.records.count <= configuration.rowBudget
+                {
                     state.queue.removeFirst()
                     rows += first.batch.records.count
                     take.append(first)
@@ -165,7 +167,9 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
             var rows = 0
             for (index, pending) in take.enumerated() {
                 if let key = pending.batch.idempotencyKey {
-                    let fresh = !repeatsInTake.contains(index) && claimed.contains(IdempotencyKey(device: pending.batch.deviceID, key: key))
+                    let fresh =
+                        !repeatsInTake.contains(index)
+                        && claimed.contains(IdempotencyKey(device: pending.batch.deviceID, key: key))
                     if fresh {
                         rows += pending.batch.records.count
                         pending.continuation.resume(returning: .stored(pending.batch.records.count))
@@ -181,7 +185,9 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
             metrics.recordCommit(requests: take.count, rows: rows, duration: ContinuousClock.now - started)
         } catch {
             metrics.commitFailures.increment()
-            logger.warning("telemetry transaction failed", metadata: ["error": "\(String(reflecting: error).prefix(300))", "requests": "\(take.count)"])
+            logger.warning(
+                "telemetry transaction failed",
+                metadata: ["error": "\(String(reflecting: error).prefix(300))", "requests": "\(take.count)"])
             for pending in take {
                 pending.continuation.resume(
                     throwing: FleetError(.overloaded, "database unavailable; nothing was stored", retryAfter: 1)
@@ -232,7 +238,8 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
                 }
             }
             if buffer.readableBytes > 0 {
-                try await connection.copyFrom(table: "telemetry", columns: CopyTextEncoder.columns, logger: logger) { writer in
+                try await connection.copyFrom(table: "telemetry", columns: CopyTextEncoder.columns, logger: logger) {
+                    writer in
                     // Large takes are streamed in 1 MiB chunks so the backend starts parsing early.
                     while buffer.readableBytes > 0 {
                         let chunk = buffer.readSlice(length: min(buffer.readableBytes, 1 << 20))!

@@ -67,7 +67,9 @@ public struct RevocationFeed: Service {
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("revocation feed lost its connection; retrying", metadata: ["error": "\(String(reflecting: error).prefix(200))"])
+                logger.warning(
+                    "revocation feed lost its connection; retrying",
+                    metadata: ["error": "\(String(reflecting: error).prefix(200))"])
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -99,7 +101,9 @@ public struct RevocationFeed: Service {
         }
         let device = String(parts[2])
         let disabled = parts[0] == "1"
-        view.apply(device: device, entry: disabled || cutoff > 0 ? RevocationView.Entry(disabled: disabled, cutoff: cutoff) : nil)
+        view.apply(
+            device: device,
+            entry: disabled || cutoff > 0 ? RevocationView.Entry(disabled: disabled, cutoff: cutoff) : nil)
         onApplied()
     }
 

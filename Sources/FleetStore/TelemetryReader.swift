@@ -26,7 +26,9 @@ public struct TelemetryReader: Sendable {
         "name, unit, extract(epoch from time)::float8, value, string_value, bool_value, data_value, sum"
 
     /// Newest first, optionally one name and a [from, to) time range in Unix seconds.
-    public func records(device: String, name: String?, from: Double?, to: Double?, limit: Int) async throws -> [StoredRecord] {
+    public func records(device: String, name: String?, from: Double?, to: Double?, limit: Int) async throws
+        -> [StoredRecord]
+    {
         var binds = PostgresBindings()
         binds.append(device)
         binds.append(name)

@@ -12,9 +12,11 @@ public struct WriterMetrics: Sendable {
     public let rowsCommitted: Counter
 
     public init(factory: any MetricsFactory) {
-        batchRequests = Recorder(label: "fleetgate_writer_batch_requests", dimensions: [], aggregate: true, factory: factory)
+        batchRequests = Recorder(
+            label: "fleetgate_writer_batch_requests", dimensions: [], aggregate: true, factory: factory)
         batchRows = Recorder(label: "fleetgate_writer_batch_rows", dimensions: [], aggregate: true, factory: factory)
-        commitDuration = Timer(label: "fleetgate_writer_commit_seconds", dimensions: [], preferredDisplayUnit: .seconds, factory: factory)
+        commitDuration = Timer(
+            label: "fleetgate_writer_commit_seconds", dimensions: [], preferredDisplayUnit: .seconds, factory: factory)
         commitFailures = Counter(label: "fleetgate_writer_commit_failures_total", dimensions: [], factory: factory)
         duplicates = Counter(label: "fleetgate_telemetry_duplicates_total", dimensions: [], factory: factory)
         rejectedFull = Counter(label: "fleetgate_writer_queue_full_total", dimensions: [], factory: factory)
@@ -26,6 +28,7 @@ public struct WriterMetrics: Sendable {
         batchRequests.record(requests)
         batchRows.record(rows)
         rowsCommitted.increment(by: rows)
-        commitDuration.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        commitDuration.recordNanoseconds(
+            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 }

@@ -38,7 +38,8 @@ final class DeviceRateLimiter: Sendable {
             return (1 - bucket.tokens) / rate
         }
         if let wait {
-            throw FleetError(.rateLimited, "device exceeds \(Int(rate)) posts/s", retryAfter: max(1, Int(wait.rounded(.up))))
+            throw FleetError(
+                .rateLimited, "device exceeds \(Int(rate)) posts/s", retryAfter: max(1, Int(wait.rounded(.up))))
         }
     }
 }

@@ -28,7 +28,8 @@ public func buildIngestApplication(
     let factory = PrometheusMetricsFactory(registry: registry)
     let metrics = IngestMetrics(factory: factory)
     let client = PostgresClient(
-        configuration: try DatabaseURL.configuration(configuration.databaseURL, maxConnections: configuration.databaseMaxConnections),
+        configuration: try DatabaseURL.configuration(
+            configuration.databaseURL, maxConnections: configuration.databaseMaxConnections),
         backgroundLogger: logger
     )
     let jwks = JWKSSource(
@@ -39,7 +40,8 @@ public func buildIngestApplication(
     )
     let revocations = RevocationView()
     let feed = RevocationFeed(
-        client: client, view: revocations, reloadInterval: .seconds(configuration.revocationReloadSeconds), logger: logger,
+        client: client, view: revocations, reloadInterval: .seconds(configuration.revocationReloadSeconds),
+        logger: logger,
         onApplied: { metrics.revocationsApplied.increment() }
     )
     let writer = PostgresTelemetryWriter(
@@ -55,12 +57,14 @@ public func buildIngestApplication(
     let idempotencyCleaner = IdempotencyKeyCleaner(client: client, logger: logger)
     let route = TelemetryRoute(
         authenticator: DeviceAuthenticator(
-            verifier: TokenVerifier(rules: VerificationRules(issuer: configuration.issuer, audience: configuration.audience)),
+            verifier: TokenVerifier(
+                rules: VerificationRules(issuer: configuration.issuer, audience: configuration.audience)),
             cache: VerifiedTokenCache(capacity: configuration.tokenCacheEntries),
             jwks: jwks, revocations: revocations, clock: clock, metrics: metrics
         ),
         rateLimiter: DeviceRateLimiter(rate: configuration.ratePerDevice, burst: configuration.rateBurst),
-        bodyReader: BodyReader(compressedLimit: configuration.maxCompressedBytes, inflatedLimit: configuration.maxInflatedBytes),
+        bodyReader: BodyReader(
+            compressedLimit: configuration.maxCompressedBytes, inflatedLimit: configuration.maxInflatedBytes),
         resolver: SenMLResolver(limits: configuration.limits),
         writer: writer, lastSeen: lastSeen, clock: clock, metrics: metrics
     )
@@ -78,8 +82,10 @@ public func buildIngestApplication(
 
     var app = Application(
         router: router,
-        server: try ServerBuilder.make(certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-ingest"),
+        server: try ServerBuilder.make(
+            certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-ingest"),
         services: [client, jwks, feed, partitions, idempotencyCleaner, lastSeen, writer],
         logger: logger
     )

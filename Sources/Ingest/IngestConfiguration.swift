@@ -43,15 +43,20 @@ public struct IngestConfiguration: Sendable {
         c.host = settings.string("http.host", default: c.host)
         c.port = try settings.int("http.port", default: c.port, range: 0...65535)
         c.databaseURL = settings.string("database.url", default: c.databaseURL, secret: true)
-        c.databaseMaxConnections = try settings.int("database.maxConnections", default: c.databaseMaxConnections, range: 4...500)
+        c.databaseMaxConnections = try settings.int(
+            "database.maxConnections", default: c.databaseMaxConnections, range: 4...500)
         c.issuer = settings.string("token.issuer", default: c.issuer)
         c.jwksURL = settings.optionalString("jwks.url") ?? c.jwksURL
         c.jwksFile = settings.optionalString("jwks.file")
         if c.jwksFile != nil && settings.optionalString("jwks.url") == nil { c.jwksURL = nil }
-        c.jwksRefreshSeconds = try settings.int("jwks.refreshSeconds", default: c.jwksRefreshSeconds, range: 10...86_400)
-        c.tokenCacheEntries = try settings.int("token.cacheEntries", default: c.tokenCacheEntries, range: 0...10_000_000)
-        c.maxCompressedBytes = try settings.int("body.maxCompressedBytes", default: c.maxCompressedBytes, range: 1024...(256 << 20))
-        c.maxInflatedBytes = try settings.int("body.maxInflatedBytes", default: c.maxInflatedBytes, range: 1024...(1 << 30))
+        c.jwksRefreshSeconds = try settings.int(
+            "jwks.refreshSeconds", default: c.jwksRefreshSeconds, range: 10...86_400)
+        c.tokenCacheEntries = try settings.int(
+            "token.cacheEntries", default: c.tokenCacheEntries, range: 0...10_000_000)
+        c.maxCompressedBytes = try settings.int(
+            "body.maxCompressedBytes", default: c.maxCompressedBytes, range: 1024...(256 << 20))
+        c.maxInflatedBytes = try settings.int(
+            "body.maxInflatedBytes", default: c.maxInflatedBytes, range: 1024...(1 << 30))
         c.limits.maxRecords = try settings.int("senml.maxRecords", default: c.limits.maxRecords, range: 1...1_000_000)
         c.limits.maxPastSeconds = Double(
             try settings.int("senml.maxPastSeconds", default: Int(c.limits.maxPastSeconds), range: 0...(7 * 86_400))
@@ -63,12 +68,16 @@ public struct IngestConfiguration: Sendable {
         c.rateBurst = try settings.int("rate.burst", default: c.rateBurst, range: 1...1_000_000)
         c.writerConnections = try settings.int("writer.connections", default: c.writerConnections, range: 1...64)
         c.writerRowBudget = try settings.int("writer.rowBudget", default: c.writerRowBudget, range: 1...1_000_000)
-        c.writerMaxQueuedRows = try settings.int("writer.maxQueuedRows", default: c.writerMaxQueuedRows, range: 1...100_000_000)
+        c.writerMaxQueuedRows = try settings.int(
+            "writer.maxQueuedRows", default: c.writerMaxQueuedRows, range: 1...100_000_000)
         c.retentionDays = try settings.int("retention.days", default: c.retentionDays, range: 8...36_500)
-        c.revocationReloadSeconds = try settings.int("revocation.reloadSeconds", default: c.revocationReloadSeconds, range: 1...3600)
+        c.revocationReloadSeconds = try settings.int(
+            "revocation.reloadSeconds", default: c.revocationReloadSeconds, range: 1...3600)
         let level = settings.string("log.level", default: "info")
         guard let parsed = Logger.Level(rawValue: level) else {
-            throw FleetError(.invalidRequest, "setting log.level must be one of trace, debug, info, notice, warning, error, critical")
+            throw FleetError(
+                .invalidRequest, "setting log.level must be one of trace, debug, info, notice, warning, error, critical"
+            )
         }
         c.logLevel = parsed
         c.tlsCertificatePath = settings.optionalString("tls.certificatePath")
@@ -80,7 +89,8 @@ public struct IngestConfiguration: Sendable {
             throw FleetError(.invalidRequest, "setting jwks.url or jwks.file is required")
         }
         guard c.writerConnections + 2 <= c.databaseMaxConnections else {
-            throw FleetError(.invalidRequest, "setting database.maxConnections must exceed writer.connections by at least 2")
+            throw FleetError(
+                .invalidRequest, "setting database.maxConnections must exceed writer.connections by at least 2")
         }
         return c
     }

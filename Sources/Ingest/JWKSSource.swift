@@ -1,10 +1,10 @@
 import AsyncHTTPClient
-import NIOHTTP1
 import FleetAuth
 import FleetCore
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
 
@@ -66,7 +66,9 @@ public final class JWKSSource: Service {
                 var request = HTTPClientRequest(url: url)
                 request.headers.add(name: "Accept", value: "application/json")
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-                guard response.status == .ok else { throw FleetError(.internalError, "JWKS answered \(response.status.code)") }
+                guard response.status == .ok else {
+                    throw FleetError(.internalError, "JWKS answered \(response.status.code)")
+                }
                 let body = try await response.body.collect(upTo: 1 << 20)
                 document.keys += try JSONDecoder().decode(JWKSDocument.self, from: Data(body.readableBytesView)).keys
             }
@@ -80,7 +82,9 @@ public final class JWKSSource: Service {
             return true
         } catch {
             onRefresh(false)
-            logger.warning("JWKS refresh failed; keeping the keys held", metadata: ["error": "\(String(describing: error).prefix(200))"])
+            logger.warning(
+                "JWKS refresh failed; keeping the keys held",
+                metadata: ["error": "\(String(describing: error).prefix(200))"])
             return false
         }
     }

@@ -47,7 +47,8 @@ struct TelemetryRoute: Sendable {
         let body = try await bodyReader.read(&request)
         let records = try SenMLDecoder().decode(body.readableBytesView)
         let resolved = try resolver.resolve(records, now: now)
-        let outcome = try await writer.write(TelemetryBatch(deviceID: claims.sub, idempotencyKey: key, records: resolved))
+        let outcome = try await writer.write(
+            TelemetryBatch(deviceID: claims.sub, idempotencyKey: key, records: resolved))
         lastSeen?.record(claims.sub)
         switch outcome {
         case .stored(let count):
@@ -61,7 +62,8 @@ struct TelemetryRoute: Sendable {
     }
 
     static func answer(_ json: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+        Response(
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 
     static func checkContentType(_ values: [String]) throws(FleetError) {

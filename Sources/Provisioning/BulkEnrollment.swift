@@ -1,12 +1,12 @@
-import FleetAuth
-import Logging
 import CoreMetrics
+import FleetAuth
 import FleetCore
 import FleetHTTP
 import FleetStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// `POST /v1/devices/bulk`: NDJSON or CSV in, one NDJSON line out per input line, streamed as
@@ -87,7 +87,8 @@ struct BulkEnrollment: Sendable {
                 }
                 metrics.enrollments.increment(by: enrolled)
                 logger.info(
-                    "bulk enrollment", metadata: ["by": "\(caller.sub)", "lines": "\(lines.count)", "enrolled": "\(enrolled)"]
+                    "bulk enrollment",
+                    metadata: ["by": "\(caller.sub)", "lines": "\(lines.count)", "enrolled": "\(enrolled)"]
                 )
                 try await writer.finish(nil)
             }
@@ -117,7 +118,8 @@ struct BulkEnrollment: Sendable {
                         try EnrollmentRules.request(id: request.id, fleet: request.fleet, labels: request.labels)
                     }
                 } catch {
-                    result = .failure(FleetError(.invalidRequest, "not a JSON object {\"id\"?, \"fleet\"?, \"labels\"?}"))
+                    result = .failure(
+                        FleetError(.invalidRequest, "not a JSON object {\"id\"?, \"fleet\"?, \"labels\"?}"))
                 }
                 lines.append(Line(number: number, result: result))
             case .csv:

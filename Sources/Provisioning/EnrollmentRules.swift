@@ -1,9 +1,9 @@
-import Logging
 import CoreMetrics
 import FleetAuth
 import FleetCore
 import FleetStore
 import Foundation
+import Logging
 
 /// Validates one enrollment line and prepares what is stored: id, fleet, labels and the hash of
 /// a fresh refresh token (the token itself is only ever shown in the answer).
@@ -29,12 +29,14 @@ enum EnrollmentRules {
         guard labels.count <= maxLabels,
             labels.allSatisfy({ !$0.key.isEmpty && $0.key.count <= maxLabelLength && $0.value.count <= maxLabelLength })
         else {
-            throw FleetError(.invalidRequest, "at most \(maxLabels) labels, keys and values up to \(maxLabelLength) characters")
+            throw FleetError(
+                .invalidRequest, "at most \(maxLabels) labels, keys and values up to \(maxLabelLength) characters")
         }
         let labelsJSON = String(decoding: (try? JSONEncoder().encode(labels)) ?? Data("{}".utf8), as: UTF8.self)
         let token = RefreshToken.generate()
         return Prepared(
-            request: EnrollmentRequest(id: id, fleet: fleet, labelsJSON: labelsJSON, refreshTokenHash: RefreshToken.hash(token)),
+            request: EnrollmentRequest(
+                id: id, fleet: fleet, labelsJSON: labelsJSON, refreshTokenHash: RefreshToken.hash(token)),
             refreshToken: token
         )
     }

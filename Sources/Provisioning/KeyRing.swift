@@ -1,9 +1,9 @@
-import Logging
 import CoreMetrics
 import FleetAuth
 import FleetCore
 import FleetStore
 import Foundation
+import Logging
 import Synchronization
 
 /// The provisioning node's view of the shared key ring: the current signing key and the published

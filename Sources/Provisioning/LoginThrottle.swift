@@ -1,8 +1,8 @@
-import FleetAuth
-import Logging
 import CoreMetrics
+import FleetAuth
 import FleetCore
 import Foundation
+import Logging
 import Synchronization
 
 /// Slows down password guessing per username: after `maxFailures` failures within `window`,
@@ -34,7 +34,8 @@ final class LoginThrottle: Sendable {
             return record.failures >= maxFailures ? Int((window - elapsed).rounded(.up)) : nil
         }
         if let retry {
-            throw FleetError(.rateLimited, "too many failed logins for this username; retry later", retryAfter: max(retry, 1))
+            throw FleetError(
+                .rateLimited, "too many failed logins for this username; retry later", retryAfter: max(retry, 1))
         }
     }
 

@@ -1,10 +1,10 @@
-import Logging
 import CoreMetrics
 import FleetAuth
 import FleetCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// Who may call which control-plane endpoint (API.md, provisioning table).
 public enum Permission: Sendable, CaseIterable {

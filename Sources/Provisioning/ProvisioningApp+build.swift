@@ -26,13 +26,16 @@ public func buildProvisioningApplication(
         return logger
     }()
     let client = PostgresClient(
-        configuration: try DatabaseURL.configuration(configuration.databaseURL, maxConnections: configuration.databaseMaxConnections),
+        configuration: try DatabaseURL.configuration(
+            configuration.databaseURL, maxConnections: configuration.databaseMaxConnections),
         backgroundLogger: logger
     )
     let encryption = try KeyEncryption(base64: configuration.keyEncryptionKey)
-    let keyRing = KeyRing(repository: SigningKeyRepository(client: client, encryption: encryption, logger: logger), clock: clock)
+    let keyRing = KeyRing(
+        repository: SigningKeyRepository(client: client, encryption: encryption, logger: logger), clock: clock)
     let metrics = ProvisioningMetrics(factory: PrometheusMetricsFactory(registry: registry))
-    let verifier = TokenVerifier(rules: VerificationRules(issuer: configuration.issuer, audience: TokenNames.adminAudience))
+    let verifier = TokenVerifier(
+        rules: VerificationRules(issuer: configuration.issuer, audience: TokenNames.adminAudience))
     let routes = ProvisioningRoutes(
         configuration: configuration,
         operators: PostgresOperatorRepository(client: client, logger: logger),
@@ -44,7 +47,8 @@ public func buildProvisioningApplication(
             operatorLifetime: configuration.operatorTokenLifetime, clock: clock
         ),
         authenticator: OperatorAuthenticator(keyRing: keyRing, verifier: verifier, clock: clock),
-        throttle: LoginThrottle(maxFailures: configuration.loginMaxFailures, window: TimeInterval(configuration.loginLockoutSeconds)),
+        throttle: LoginThrottle(
+            maxFailures: configuration.loginMaxFailures, window: TimeInterval(configuration.loginLockoutSeconds)),
         metrics: metrics,
         clock: clock,
         dummyHash: Bcrypt.hash("fleetgate-dummy-password", cost: UInt8(configuration.bcryptCost))
@@ -63,8 +67,10 @@ public func buildProvisioningApplication(
 
     var app = Application(
         router: router,
-        server: try ServerBuilder.make(certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-provisioning"),
+        server: try ServerBuilder.make(
+            certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-provisioning"),
         services: [client],
         logger: logger
     )

@@ -34,7 +34,8 @@ public struct ProvisioningConfiguration: Sendable {
         c.host = settings.string("http.host", default: c.host)
         c.port = try settings.int("http.port", default: c.port, range: 0...65535)
         c.databaseURL = settings.string("database.url", default: c.databaseURL, secret: true)
-        c.databaseMaxConnections = try settings.int("database.maxConnections", default: c.databaseMaxConnections, range: 2...500)
+        c.databaseMaxConnections = try settings.int(
+            "database.maxConnections", default: c.databaseMaxConnections, range: 2...500)
         if let key = settings.optionalString("keys.encryptionKey", secret: true) {
             c.keyEncryptionKey = key
         } else if let file = settings.optionalString("keys.encryptionKeyFile") {
@@ -50,16 +51,22 @@ public struct ProvisioningConfiguration: Sendable {
         }
         _ = try KeyEncryption(base64: c.keyEncryptionKey)
         c.issuer = settings.string("token.issuer", default: c.issuer)
-        c.deviceTokenLifetime = try settings.int("token.deviceLifetime", default: c.deviceTokenLifetime, range: 60...86_400)
-        c.operatorTokenLifetime = try settings.int("token.operatorLifetime", default: c.operatorTokenLifetime, range: 60...86_400)
-        c.refreshGraceSeconds = try settings.int("refresh.graceSeconds", default: c.refreshGraceSeconds, range: 0...3600)
+        c.deviceTokenLifetime = try settings.int(
+            "token.deviceLifetime", default: c.deviceTokenLifetime, range: 60...86_400)
+        c.operatorTokenLifetime = try settings.int(
+            "token.operatorLifetime", default: c.operatorTokenLifetime, range: 60...86_400)
+        c.refreshGraceSeconds = try settings.int(
+            "refresh.graceSeconds", default: c.refreshGraceSeconds, range: 0...3600)
         c.bcryptCost = try settings.int("bcrypt.cost", default: c.bcryptCost, range: 4...31)
         c.loginMaxFailures = try settings.int("login.maxFailures", default: c.loginMaxFailures, range: 1...1000)
-        c.loginLockoutSeconds = try settings.int("login.lockoutSeconds", default: c.loginLockoutSeconds, range: 1...86_400)
+        c.loginLockoutSeconds = try settings.int(
+            "login.lockoutSeconds", default: c.loginLockoutSeconds, range: 1...86_400)
         c.bulkMaxBytes = try settings.int("bulk.maxBytes", default: c.bulkMaxBytes, range: 1024...(1 << 30))
         let level = settings.string("log.level", default: "info")
         guard let parsed = Logger.Level(rawValue: level) else {
-            throw FleetError(.invalidRequest, "setting log.level must be one of trace, debug, info, notice, warning, error, critical")
+            throw FleetError(
+                .invalidRequest, "setting log.level must be one of trace, debug, info, notice, warning, error, critical"
+            )
         }
         c.logLevel = parsed
         c.tlsCertificatePath = settings.optionalString("tls.certificatePath")
@@ -70,4 +77,3 @@ public struct ProvisioningConfiguration: Sendable {
         return c
     }
 }
-

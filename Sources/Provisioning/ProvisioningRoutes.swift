@@ -86,9 +86,11 @@ struct ProvisioningRoutes: Sendable {
         throttle.succeeded(body.username)
         metrics.loginSuccess.increment()
         metrics.operatorTokensIssued.increment()
-        context.logger.info("login succeeded", metadata: ["username": "\(account.username)", "role": "\(role.rawValue)"])
+        context.logger.info(
+            "login succeeded", metadata: ["username": "\(account.username)", "role": "\(role.rawValue)"])
         let token = try await issuer.operatorToken(username: account.username, role: role)
-        return try JSONResponse.make(AccessTokenAnswer(accessToken: token, expiresIn: configuration.operatorTokenLifetime))
+        return try JSONResponse.make(
+            AccessTokenAnswer(accessToken: token, expiresIn: configuration.operatorTokenLifetime))
     }
 
     @Sendable func createOperator(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -105,7 +107,8 @@ struct ProvisioningRoutes: Sendable {
             throw FleetError(.conflict, "operator \(body.username) exists")
         }
         context.logger.notice(
-            "operator created", metadata: ["by": "\(caller.sub)", "username": "\(body.username)", "role": "\(role.rawValue)"]
+            "operator created",
+            metadata: ["by": "\(caller.sub)", "username": "\(body.username)", "role": "\(role.rawValue)"]
         )
         return try JSONResponse.make(["username": body.username, "role": role.rawValue], status: .created)
     }
@@ -125,12 +128,15 @@ struct ProvisioningRoutes: Sendable {
             metrics.deviceTokensIssued.increment()
             let access = try await issuer.deviceToken(device: device.id, fleet: device.fleet)
             return try JSONResponse.make(
-                AccessTokenAnswer(accessToken: access, expiresIn: configuration.deviceTokenLifetime, refreshToken: newToken),
+                AccessTokenAnswer(
+                    accessToken: access, expiresIn: configuration.deviceTokenLifetime, refreshToken: newToken),
                 headers: [.cacheControl: "no-store"]
             )
         case .reused:
             context.logger.warning("refresh token reused; device's refresh tokens revoked")
-            throw FleetError(.refreshTokenReused, "this refresh token was already exchanged; all refresh tokens of the device are revoked")
+            throw FleetError(
+                .refreshTokenReused,
+                "this refresh token was already exchanged; all refresh tokens of the device are revoked")
         case .deviceRevoked:
             throw FleetError(.tokenRevoked, "the device is revoked")
         case .invalid:
@@ -150,7 +156,8 @@ struct ProvisioningRoutes: Sendable {
         }
         metrics.enrollments.increment()
         metrics.deviceTokensIssued.increment()
-        context.logger.info("device enrolled", metadata: ["by": "\(caller.sub)", "device_id": "\(enrollment.request.id)"])
+        context.logger.info(
+            "device enrolled", metadata: ["by": "\(caller.sub)", "device_id": "\(enrollment.request.id)"])
         let access = try await issuer.deviceToken(device: enrollment.request.id, fleet: enrollment.request.fleet)
         return try JSONResponse.make(
             EnrollAnswer(
@@ -164,10 +171,13 @@ struct ProvisioningRoutes: Sendable {
     @Sendable func listDevices(_ request: Request, context: BasicRequestContext) async throws -> Response {
         _ = try await authenticator.authorize(request, .read)
         let query = request.uri.queryParameters
-        let limit = try query.get("limit").map { text -> Int in
-            guard let n = Int(text), (1...1000).contains(n) else { throw FleetError(.invalidRequest, "limit must be 1–1000") }
-            return n
-        } ?? 100
+        let limit =
+            try query.get("limit").map { text -> Int in
+                guard let n = Int(text), (1...1000).contains(n) else {
+                    throw FleetError(.invalidRequest, "limit must be 1–1000")
+                }
+                return n
+            } ?? 100
         let after = try query.get("after").map { cursor -> String in
             guard let bytes = Base64URL.decode(cursor), let id = String(bytes: bytes, encoding: .utf8) else {
                 throw FleetError(.invalidRequest, "after is not a cursor from a previous page")
@@ -206,7 +216,8 @@ struct ProvisioningRoutes: Sendable {
             throw FleetError(.notFound, "no device \(id)")
         }
         context.logger.notice("device credentials re-issued", metadata: ["by": "\(caller.sub)", "device_id": "\(id)"])
-        return try JSONResponse.make(CredentialsAnswer(id: id, refreshToken: token), headers: [.cacheControl: "no-store"])
+        return try JSONResponse.make(
+            CredentialsAnswer(id: id, refreshToken: token), headers: [.cacheControl: "no-store"])
     }
 
     @Sendable func deleteDevice(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -216,7 +227,8 @@ struct ProvisioningRoutes: Sendable {
         guard try await devices.delete(id: id, purge: purge, now: clock.now()) else {
             throw FleetError(.notFound, "no device \(id)")
         }
-        context.logger.notice("device deleted", metadata: ["by": "\(caller.sub)", "device_id": "\(id)", "purge": "\(purge)"])
+        context.logger.notice(
+            "device deleted", metadata: ["by": "\(caller.sub)", "device_id": "\(id)", "purge": "\(purge)"])
         return Response(status: .noContent)
     }
 
@@ -234,10 +246,13 @@ struct ProvisioningRoutes: Sendable {
                 return value
             }
         }
-        let limit = try query.get("limit").map { text -> Int in
-            guard let n = Int(text), (1...10_000).contains(n) else { throw FleetError(.invalidRequest, "limit must be 1–10000") }
-            return n
-        } ?? 1000
+        let limit =
+            try query.get("limit").map { text -> Int in
+                guard let n = Int(text), (1...10_000).contains(n) else {
+                    throw FleetError(.invalidRequest, "limit must be 1–10000")
+                }
+                return n
+            } ?? 1000
         let records = try await telemetry.records(
             device: id, name: query.get("name"), from: try seconds("from"), to: try seconds("to"), limit: limit
         )

@@ -1,11 +1,11 @@
-import FleetAuth
-import Logging
 import CoreMetrics
+import FleetAuth
 import FleetCore
 import FleetHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// Reads `grant_type=refresh_token&refresh_token=…` as form data (RFC 6749 §6) or JSON.

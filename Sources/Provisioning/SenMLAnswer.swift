@@ -1,11 +1,11 @@
-import FleetAuth
-import Logging
 import CoreMetrics
+import FleetAuth
 import FleetCore
 import FleetStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// Writes stored records back as a SenML pack (RFC 8428): full names, absolute times.
@@ -30,7 +30,8 @@ enum SenMLAnswer {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(items)) ?? Data("[]".utf8)
         return Response(
-            status: .ok, headers: [.contentType: "application/senml+json"], body: .init(byteBuffer: ByteBuffer(bytes: data))
+            status: .ok, headers: [.contentType: "application/senml+json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
         )
     }
 

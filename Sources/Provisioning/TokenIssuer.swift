@@ -1,8 +1,8 @@
-import Logging
 import CoreMetrics
 import FleetAuth
 import FleetCore
 import Foundation
+import Logging
 
 /// Mints access tokens with the claims of API.md.
 struct TokenIssuer: Sendable {
@@ -17,7 +17,8 @@ struct TokenIssuer: Sendable {
         let now = Int64(clock.now().timeIntervalSince1970)
         let claims = AccessClaims(
             iss: issuer, sub: device, aud: [TokenNames.ingestAudience], iat: now, nbf: now,
-            exp: now + Int64(deviceLifetime), jti: TokenSigner.randomJTI(), fleet: fleet, scope: TokenNames.telemetryWrite
+            exp: now + Int64(deviceLifetime), jti: TokenSigner.randomJTI(), fleet: fleet,
+            scope: TokenNames.telemetryWrite
         )
         return try signer.sign(claims, with: try await keyRing.currentKey())
     }

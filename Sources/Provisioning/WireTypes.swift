@@ -1,8 +1,8 @@
-import FleetAuth
-import Logging
 import CoreMetrics
+import FleetAuth
 import FleetStore
 import Foundation
+import Logging
 
 /// Request and answer bodies of the control plane (API.md). Keys are snake_case on the wire.
 struct LoginRequest: Decodable {
@@ -56,7 +56,8 @@ struct DeviceView: Encodable {
     }
 
     static func iso8601(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
+        date.formatted(
+            .iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
     }
 }
 

@@ -36,7 +36,8 @@ public enum CredentialsFile {
             do {
                 credentials.append(try decoder.decode(DeviceCredential.self, from: Data(line)))
             } catch {
-                throw SimulatorError("credentials file \(path) line \(number + 1) is not {\"id\",\"fleet\",\"refresh_token\"}")
+                throw SimulatorError(
+                    "credentials file \(path) line \(number + 1) is not {\"id\",\"fleet\",\"refresh_token\"}")
             }
         }
         return credentials

@@ -44,7 +44,9 @@ public func enrollDevices(_ options: EnrollmentOptions, logger: Logger) async th
     }
 }
 
-func enrollDevices(_ options: EnrollmentOptions, client: FleetgateClient, logger: Logger) async throws -> [DeviceCredential] {
+func enrollDevices(_ options: EnrollmentOptions, client: FleetgateClient, logger: Logger) async throws
+    -> [DeviceCredential]
+{
     guard options.devices > 0 else { throw SimulatorError("--devices must be at least 1") }
     let operatorToken: String
     do {

@@ -66,7 +66,8 @@ struct FleetgateClient: Sendable {
     /// `POST /v1/login` → an operator access token.
     func login(_ login: SimulationOptions.Operator) async throws(ProblemAnswer) -> String {
         let body = try jsonBody(["username": login.username, "password": login.password])
-        let (status, answer, _) = try await send(.POST, provisioningURL + "/v1/login", body: body, contentType: "application/json")
+        let (status, answer, _) = try await send(
+            .POST, provisioningURL + "/v1/login", body: body, contentType: "application/json")
         guard status == 200, let grant = try? JSONDecoder().decode(TokenGrant.self, from: answer) else {
             throw Self.problem(status: status, body: answer, headers: [:])
         }
@@ -76,7 +77,8 @@ struct FleetgateClient: Sendable {
     /// `POST /v1/token` with a refresh token → a new access token and the rotated refresh token.
     func token(refreshToken: String) async throws(ProblemAnswer) -> TokenGrant {
         let body = try jsonBody(["grant_type": "refresh_token", "refresh_token": refreshToken])
-        let (status, answer, headers) = try await send(.POST, provisioningURL + "/v1/token", body: body, contentType: "application/json")
+        let (status, answer, headers) = try await send(
+            .POST, provisioningURL + "/v1/token", body: body, contentType: "application/json")
         guard status == 200, let grant = try? JSONDecoder().decode(TokenGrant.self, from: answer) else {
             throw Self.problem(status: status, body: answer, headers: headers)
         }
@@ -102,7 +104,8 @@ struct FleetgateClient: Sendable {
     }
 
     /// `POST /v1/devices/bulk` with NDJSON `{"id","fleet"}` lines → the streamed answer lines.
-    func bulkEnroll(ids: [String], fleet: String, operatorToken: String) async throws(ProblemAnswer) -> [EnrollmentLine] {
+    func bulkEnroll(ids: [String], fleet: String, operatorToken: String) async throws(ProblemAnswer) -> [EnrollmentLine]
+    {
         var body = ByteBuffer()
         for id in ids {
             body.writeString(#"{"id":"# + Self.jsonString(id) + #","fleet":"# + Self.jsonString(fleet) + "}\n")
@@ -252,7 +255,9 @@ struct FleetgateClient: Sendable {
     static func problem(status: Int, body: Data, headers: HTTPHeaders) -> ProblemAnswer {
         let code = (try? JSONDecoder().decode(Problem.self, from: body))?.code ?? "http_\(status)"
         var retryAfter: Duration?
-        if let value = headers.first(name: "Retry-After"), let seconds = Int(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
+        if let value = headers.first(name: "Retry-After"),
+            let seconds = Int(value.trimmingCharacters(in: .whitespaces)), seconds >= 0
+        {
             retryAfter = .seconds(seconds)
         }
         return ProblemAnswer(status: status, code: code, retryAfter: retryAfter)
@@ -273,6 +278,7 @@ struct FleetgateClient: Sendable {
     }
 
     static func pathComponent(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? value
+        value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
+            ?? value
     }
 }

@@ -20,8 +20,12 @@ public struct VerificationResult: Sendable, Equatable, Codable {
 
     /// Lines for people: "lost = 0, duplicated = 0" and examples of any difference.
     public var summary: String {
-        var lines = ["verify: acknowledged = \(acknowledged), stored = \(stored), lost = \(lost), duplicated = \(duplicated)"]
-        if inDoubtStored > 0 { lines.append("  \(inDoubtStored) records of unacknowledged (in-doubt) batches were stored; that is allowed") }
+        var lines = [
+            "verify: acknowledged = \(acknowledged), stored = \(stored), lost = \(lost), duplicated = \(duplicated)"
+        ]
+        if inDoubtStored > 0 {
+            lines.append("  \(inDoubtStored) records of unacknowledged (in-doubt) batches were stored; that is allowed")
+        }
         for example in lostExamples { lines.append("  lost: \(example)") }
         for example in duplicatedExamples { lines.append("  duplicated: \(example)") }
         return lines.joined(separator: "\n")

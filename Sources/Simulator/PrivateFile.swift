@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Writes files that hold secrets: created with mode 0600 from the first byte (never written
@@ -15,7 +15,9 @@ enum PrivateFile {
     static func write(_ data: Data, to path: String, mode: mode_t = 0o600) throws(SimulatorError) {
         let temporary = path + ".tmp-\(getpid())"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode)
-        guard descriptor >= 0 else { throw SimulatorError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw SimulatorError("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
         // umask may have narrowed the mode further; it can never widen it, but set it exactly.
         _ = fchmod(descriptor, mode)
         var failed = false

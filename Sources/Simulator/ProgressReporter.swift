@@ -61,8 +61,11 @@ struct ProgressReporter: Sendable {
         inFlight: Int,
         errors: [String: Int]
     ) -> String {
-        let latency = p50.map { "p50 \(SimulationReport.number($0)) ms p99 \(SimulationReport.number(p99 ?? 0)) ms" } ?? "p50 - p99 -"
-        var line = "\(SimulationReport.number(elapsed)) s  \(SimulationReport.number(recordsPerSecond)) records/s  "
+        let latency =
+            p50.map { "p50 \(SimulationReport.number($0)) ms p99 \(SimulationReport.number(p99 ?? 0)) ms" }
+            ?? "p50 - p99 -"
+        var line =
+            "\(SimulationReport.number(elapsed)) s  \(SimulationReport.number(recordsPerSecond)) records/s  "
             + "\(SimulationReport.number(requestsPerSecond)) req/s  \(latency)  retries \(retries)  in-flight \(inFlight)"
         if skipped > 0 { line += "  skipped \(skipped)" }
         if !errors.isEmpty { line += "  errors " + SimulationReport.counts(errors) }

@@ -65,7 +65,8 @@ final class RunStatistics: Sendable {
 
     /// Latency in microseconds, 1 µs to 10 min at three significant digits.
     static func makeHistogram() -> Histogram<UInt64> {
-        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+        Histogram<UInt64>(
+            lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
     }
 
     private let state = Mutex(State())

@@ -43,7 +43,9 @@ public struct SensorState: Sendable {
         self.kinds = kinds
         self.values = kinds.map { kind in
             let spread = kind.step * 20
-            return min(max(kind.mean + Double.random(in: -spread...spread, using: &random), kind.range.lowerBound), kind.range.upperBound)
+            return min(
+                max(kind.mean + Double.random(in: -spread...spread, using: &random), kind.range.lowerBound),
+                kind.range.upperBound)
         }
     }
 

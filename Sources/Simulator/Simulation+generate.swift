@@ -64,7 +64,8 @@ extension Simulation {
             DeviceRuntime(
                 id: credentials[index].id,
                 sensors: SensorState(using: &random),
-                skewMillis: EvenSelection.isSelected(index, fraction: options.clockSkewFraction, phase: EvenSelection.skewPhase) ? skewMillis : 0,
+                skewMillis: EvenSelection.isSelected(
+                    index, fraction: options.clockSkewFraction, phase: EvenSelection.skewPhase) ? skewMillis : 0,
                 revocationCandidate: Simulation.isRevocationCandidate(index, fraction: options.revokeFraction)
             )
         }
@@ -73,12 +74,17 @@ extension Simulation {
         let compressor: ZlibCompressor?
         switch options.encoding {
         case .identity: compressor = nil
-        case .deflate: compressor = try? ZlibCompressor(algorithm: .zlib, configuration: .init(compressionLevel: .fastestCompression))
-        case .gzip: compressor = try? ZlibCompressor(algorithm: .gzip, configuration: .init(compressionLevel: .fastestCompression))
+        case .deflate:
+            compressor = try? ZlibCompressor(
+                algorithm: .zlib, configuration: .init(compressionLevel: .fastestCompression))
+        case .gzip:
+            compressor = try? ZlibCompressor(
+                algorithm: .gzip, configuration: .init(compressionLevel: .fastestCompression))
         }
         let sender = PostSender(
             client: client, statistics: statistics, tokens: tokens, revocations: revocations, backoff: options.backoff,
-            encoding: options.encoding, drainDeadline: drainDeadline, revokeStart: start + options.revokeAfter, seed: seed
+            encoding: options.encoding, drainDeadline: drainDeadline, revokeStart: start + options.revokeAfter,
+            seed: seed
         )
         var scratch = ByteBuffer()
         scratch.reserveCapacity(128 + 80 * recordCount)
@@ -108,7 +114,8 @@ extension Simulation {
                     }
                     statistics.recordScheduled(skipped: false)
 
-                    let baseTime = max(wallMillis + devices[deviceIndex].skewMillis, devices[deviceIndex].lastTimeMillis + 1)
+                    let baseTime = max(
+                        wallMillis + devices[deviceIndex].skewMillis, devices[deviceIndex].lastTimeMillis + 1)
                     devices[deviceIndex].lastTimeMillis = baseTime + span - 1
                     scratch.clear()
                     writer.write(
@@ -128,7 +135,8 @@ extension Simulation {
                     } else {
                         body = scratch
                     }
-                    let corrupt = EvenSelection.isSelected(index, fraction: options.corruptFraction, phase: EvenSelection.corruptPhase)
+                    let corrupt = EvenSelection.isSelected(
+                        index, fraction: options.corruptFraction, phase: EvenSelection.corruptPhase)
                     if corrupt {
                         Self.corrupt(&body, encoding: options.encoding)
                         statistics.withState { $0.corruptSent += 1 }
@@ -181,8 +189,10 @@ final class PostSender: Sendable {
     let seed: UInt64
 
     init(
-        client: FleetgateClient, statistics: RunStatistics, tokens: TokenKeeper, revocations: Revocations, backoff: Backoff,
-        encoding: BodyEncoding, drainDeadline: ContinuousClock.Instant, revokeStart: ContinuousClock.Instant, seed: UInt64
+        client: FleetgateClient, statistics: RunStatistics, tokens: TokenKeeper, revocations: Revocations,
+        backoff: Backoff,
+        encoding: BodyEncoding, drainDeadline: ContinuousClock.Instant, revokeStart: ContinuousClock.Instant,
+        seed: UInt64
     ) {
         self.client = client
         self.statistics = statistics
@@ -202,7 +212,8 @@ final class PostSender: Sendable {
         var mayBeStored = false
         while true {
             // A retry uses the newest token: the first may have been refreshed meanwhile.
-            let authorization = failures == 0 ? firstAuthorization : (tokens.authorization(for: post.deviceIndex) ?? firstAuthorization)
+            let authorization =
+                failures == 0 ? firstAuthorization : (tokens.authorization(for: post.deviceIndex) ?? firstAuthorization)
             let sentAt = clock.now
             let outcome = await client.postTelemetry(
                 body: post.body, encoding: encoding, authorization: authorization, idempotencyKey: post.idempotencyKey
@@ -254,7 +265,8 @@ final class PostSender: Sendable {
                     deviceID: post.deviceID, idempotencyKey: post.idempotencyKey, baseTimeMillis: post.baseTimeMillis,
                     recordCount: post.recordCount, acknowledged: false
                 ) : nil
-            statistics.recordCompletion(latency: clock.now - post.scheduledAt, ending: .gaveUp(inDoubt: inDoubt, expected: expected))
+            statistics.recordCompletion(
+                latency: clock.now - post.scheduledAt, ending: .gaveUp(inDoubt: inDoubt, expected: expected))
             return
         }
     }

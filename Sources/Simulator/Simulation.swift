@@ -20,11 +20,14 @@ public struct SimulationResult: Sendable {
 public func runSimulation(_ options: SimulationOptions, logger: Logger) async throws -> SimulationResult {
     try options.validate()
     var configuration = HTTPClient.Configuration()
-    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: options.connections)
+    configuration.connectionPool = .init(
+        idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: options.connections)
     configuration.httpVersion = .http1Only
     configuration.decompression = .disabled
     configuration.timeout = .init(connect: .seconds(5))
-    let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
+    let http = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger
+    )
     do {
         let result = try await Simulation(options: options, http: http, logger: logger).run()
         try await http.shutdown()
@@ -67,7 +70,8 @@ struct Simulation: Sendable {
         if holding == 0 {
             saveCredentials(tokens.credentials)
             let failures = statistics.withState { SimulationReport.counts($0.tokenRefreshFailures) }
-            throw SimulatorError("no device could get an access token from \(options.provisioningURL)/v1/token: \(failures)")
+            throw SimulatorError(
+                "no device could get an access token from \(options.provisioningURL)/v1/token: \(failures)")
         }
 
         let revocations = Revocations(devices: credentials.count)
@@ -83,7 +87,10 @@ struct Simulation: Sendable {
                     .run(start: start)
             }
             if options.revokeFraction > 0 {
-                services.addTask { await revokeDevices(credentials: credentials, revocations: revocations, at: start + options.revokeAfter) }
+                services.addTask {
+                    await revokeDevices(
+                        credentials: credentials, revocations: revocations, at: start + options.revokeAfter)
+                }
             }
             await generate(
                 credentials: credentials, schedule: schedule, start: start, drainDeadline: drainDeadline,
@@ -95,7 +102,8 @@ struct Simulation: Sendable {
 
         let finalCredentials = tokens.credentials
         saveCredentials(finalCredentials)
-        let (report, ledger) = makeReport(devices: credentials.count, rate: schedule.rate, elapsed: end - start, revocations: revocations)
+        let (report, ledger) = makeReport(
+            devices: credentials.count, rate: schedule.rate, elapsed: end - start, revocations: revocations)
         if let path = options.ledgerFile { try LedgerFile.write(ledger, to: path) }
         return SimulationResult(report: report, ledger: ledger, credentials: finalCredentials)
     }
@@ -116,7 +124,8 @@ struct Simulation: Sendable {
             credentials = try await enrollDevices(enrollment, client: client, logger: logger)
             if let path = options.credentialsFile { try CredentialsFile.write(credentials, to: path) }
         } else {
-            throw SimulatorError("no devices: give --credentials FILE, or --admin-user and a password to enroll a fleet")
+            throw SimulatorError(
+                "no devices: give --credentials FILE, or --admin-user and a password to enroll a fleet")
         }
         guard credentials.count >= options.devices else {
             throw SimulatorError("--devices \(options.devices) but only \(credentials.count) credentials are available")
@@ -139,13 +148,16 @@ struct Simulation: Sendable {
             all.append(contentsOf: used.filter { !known.contains($0.id) })
             try CredentialsFile.write(all, to: path)
         } catch {
-            logger.error("could not write rotated refresh tokens back", metadata: ["file": "\(path)", "error": "\(error)"])
+            logger.error(
+                "could not write rotated refresh tokens back", metadata: ["file": "\(path)", "error": "\(error)"])
         }
     }
 
     // MARK: Chaos
 
-    private func revokeDevices(credentials: [DeviceCredential], revocations: Revocations, at instant: ContinuousClock.Instant) async {
+    private func revokeDevices(
+        credentials: [DeviceCredential], revocations: Revocations, at instant: ContinuousClock.Instant
+    ) async {
         guard let operatorLogin = options.operatorLogin else { return }
         do { try await Task.sleep(until: instant, clock: .continuous) } catch { return }
         let operatorToken: String
@@ -160,14 +172,17 @@ struct Simulation: Sendable {
                 try await client.revoke(id: credentials[index].id, operatorToken: operatorToken)
                 revocations.markRevoked(index, at: ContinuousClock.now)
             } catch {
-                logger.error("chaos: revoke failed", metadata: ["device_id": "\(credentials[index].id)", "error": "\(error)"])
+                logger.error(
+                    "chaos: revoke failed", metadata: ["device_id": "\(credentials[index].id)", "error": "\(error)"])
             }
         }
     }
 
     // MARK: Report
 
-    private func makeReport(devices: Int, rate: Double, elapsed: Duration, revocations: Revocations) -> (SimulationReport, Ledger) {
+    private func makeReport(devices: Int, rate: Double, elapsed: Duration, revocations: Revocations) -> (
+        SimulationReport, Ledger
+    ) {
         statistics.withState { state in
             let seconds = max(elapsed.seconds, 0.001)
             func millis(_ percentile: Double) -> Double {
@@ -175,14 +190,20 @@ struct Simulation: Sendable {
             }
             var violations: [String] = []
             if state.duplicateOnFirstAttempt > 0 {
-                violations.append("\(state.duplicateOnFirstAttempt) first attempts were answered duplicate: an Idempotency-Key was reused")
+                violations.append(
+                    "\(state.duplicateOnFirstAttempt) first attempts were answered duplicate: an Idempotency-Key was reused"
+                )
             }
             if state.corruptAccepted > 0 { violations.append("\(state.corruptAccepted) corrupt bodies were accepted") }
             if state.acceptedAfterRevocation > 0 {
-                violations.append("\(state.acceptedAfterRevocation) posts of revoked devices were accepted more than 1 s after revocation")
+                violations.append(
+                    "\(state.acceptedAfterRevocation) posts of revoked devices were accepted more than 1 s after revocation"
+                )
             }
             if state.unexpectedFailures > 0 {
-                violations.append("\(state.unexpectedFailures) batches failed (not chaos): backpressure must end in retries, not failures")
+                violations.append(
+                    "\(state.unexpectedFailures) batches failed (not chaos): backpressure must end in retries, not failures"
+                )
             }
             let report = SimulationReport(
                 devices: devices,

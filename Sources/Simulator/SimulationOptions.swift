@@ -98,15 +98,22 @@ public struct SimulationOptions: Sendable, Equatable {
     public func validate() throws(SimulatorError) {
         if devices < 1 { throw SimulatorError("--devices must be at least 1") }
         if rate.total(devices: devices) <= 0 { throw SimulatorError("--rate must be positive") }
-        if recordsPerBatch < 1 || recordsPerBatch > 10_000 { throw SimulatorError("--records-per-batch must be in 1...10000") }
+        if recordsPerBatch < 1 || recordsPerBatch > 10_000 {
+            throw SimulatorError("--records-per-batch must be in 1...10000")
+        }
         if duration <= .zero { throw SimulatorError("--duration must be positive") }
         if rampUp < .zero || rampUp > duration { throw SimulatorError("--ramp-up must be between 0 and --duration") }
         if connections < 1 { throw SimulatorError("--connections must be at least 1") }
-        for (name, fraction) in [("--corrupt-fraction", corruptFraction), ("--clock-skew-fraction", clockSkewFraction), ("--revoke-fraction", revokeFraction)]
+        for (name, fraction) in [
+            ("--corrupt-fraction", corruptFraction), ("--clock-skew-fraction", clockSkewFraction),
+            ("--revoke-fraction", revokeFraction),
+        ]
         where !(0...1).contains(fraction) {
             throw SimulatorError("\(name) must be between 0 and 1")
         }
-        if revokeFraction > 0, operatorLogin == nil { throw SimulatorError("--revoke-fraction needs --admin-user and a password") }
+        if revokeFraction > 0, operatorLogin == nil {
+            throw SimulatorError("--revoke-fraction needs --admin-user and a password")
+        }
     }
 }
 
@@ -118,7 +125,8 @@ public enum EvenSelection {
     public static func isSelected(_ index: Int, fraction: Double, phase: Double = 0) -> Bool {
         guard fraction > 0 else { return false }
         guard fraction < 1 else { return true }
-        return (Double(index) * fraction + phase).rounded(.down) != (Double(index + 1) * fraction + phase).rounded(.down)
+        return (Double(index) * fraction + phase).rounded(.down)
+            != (Double(index + 1) * fraction + phase).rounded(.down)
     }
 
     /// Phases of the chaos roles.

@@ -34,7 +34,9 @@ extension SimulationReport {
             name + String(repeating: " ", count: width - name.count) + "  " + value
         }
         for violation in violations { lines.append("FAILED: \(violation)") }
-        if let verification { lines.append(contentsOf: verification.summary.split(separator: "\n").dropFirst().map(String.init)) }
+        if let verification {
+            lines.append(contentsOf: verification.summary.split(separator: "\n").dropFirst().map(String.init))
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

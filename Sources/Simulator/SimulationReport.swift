@@ -37,7 +37,9 @@ public struct SimulationReport: Sendable, Equatable, Codable {
         /// Posts of revoked devices sent > 1 s after revocation that were accepted (must be 0).
         public var acceptedAfterRevocation: Int
 
-        public init(corruptSent: Int = 0, corruptAccepted: Int = 0, revokedDevices: Int = 0, acceptedAfterRevocation: Int = 0) {
+        public init(
+            corruptSent: Int = 0, corruptAccepted: Int = 0, revokedDevices: Int = 0, acceptedAfterRevocation: Int = 0
+        ) {
             self.corruptSent = corruptSent
             self.corruptAccepted = corruptAccepted
             self.revokedDevices = revokedDevices

@@ -44,7 +44,8 @@ final class TokenKeeper: Sendable {
     func takeDue(now: ContinuousClock.Instant) -> [(index: Int, refreshToken: String)] {
         state.withLock { state in
             var due: [(Int, String)] = []
-            for index in state.entries.indices where state.entries[index].status == .active && state.entries[index].refreshAt <= now {
+            for index in state.entries.indices
+            where state.entries[index].status == .active && state.entries[index].refreshAt <= now {
                 state.entries[index].status = .refreshing
                 due.append((index, state.entries[index].credential.refreshToken))
             }
@@ -79,7 +80,9 @@ final class TokenKeeper: Sendable {
     /// Asks for a refresh at once (the server said `token_expired`).
     func refreshSoon(index: Int, now: ContinuousClock.Instant) {
         state.withLock { state in
-            if state.entries[index].status == .active { state.entries[index].refreshAt = min(state.entries[index].refreshAt, now) }
+            if state.entries[index].status == .active {
+                state.entries[index].refreshAt = min(state.entries[index].refreshAt, now)
+            }
         }
     }
 
@@ -122,7 +125,9 @@ final class TokenKeeper: Sendable {
     }
 
     /// Refreshes due tokens every `interval` until cancelled.
-    func keepFresh(using client: FleetgateClient, statistics: RunStatistics, interval: Duration = .milliseconds(250)) async {
+    func keepFresh(using client: FleetgateClient, statistics: RunStatistics, interval: Duration = .milliseconds(250))
+        async
+    {
         while !Task.isCancelled {
             await refreshDue(using: client, statistics: statistics, concurrency: 32)
             try? await Task.sleep(for: interval)

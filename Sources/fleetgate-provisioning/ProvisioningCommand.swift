@@ -73,7 +73,8 @@ struct Migrate: AsyncParsableCommand {
 struct CreateOperator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create-operator",
-        abstract: "Create an operator. The password comes from FLEETGATE_OPERATOR_PASSWORD or the first line of stdin, never a flag."
+        abstract:
+            "Create an operator. The password comes from FLEETGATE_OPERATOR_PASSWORD or the first line of stdin, never a flag."
     )
 
     @Option(help: "Username.") var username: String
@@ -84,7 +85,9 @@ struct CreateOperator: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await loadConfiguration(settings)
         let logger = bootstrapLogging(configuration.logLevel)
-        guard let role = OperatorRole(rawValue: role) else { throw ValidationError("role must be admin, operator or viewer") }
+        guard let role = OperatorRole(rawValue: role) else {
+            throw ValidationError("role must be admin, operator or viewer")
+        }
         let password: String
         if let fromEnv = ProcessInfo.processInfo.environment["FLEETGATE_OPERATOR_PASSWORD"], !fromEnv.isEmpty {
             password = fromEnv
@@ -113,7 +116,8 @@ struct CreateOperator: AsyncParsableCommand {
 
 struct RotateKeys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rotate-keys", abstract: "Make a new signing key current; the old one stays published until its tokens expire."
+        commandName: "rotate-keys",
+        abstract: "Make a new signing key current; the old one stays published until its tokens expire."
     )
 
     @Argument(parsing: .allUnrecognized) var settings: [String] = []
@@ -126,7 +130,8 @@ struct RotateKeys: AsyncParsableCommand {
 
 struct ImportKey: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "import-key", abstract: "Make an existing RSA private key (PEM, 2048 bits or more) the current signing key."
+        commandName: "import-key",
+        abstract: "Make an existing RSA private key (PEM, 2048 bits or more) the current signing key."
     )
 
     @Option(help: "Path of the PEM file (PKCS#1 or PKCS#8).") var pem: String
@@ -135,7 +140,9 @@ struct ImportKey: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await loadConfiguration(settings)
-        guard let text = try? String(contentsOfFile: pem, encoding: .utf8) else { throw ValidationError("cannot read \(pem)") }
+        guard let text = try? String(contentsOfFile: pem, encoding: .utf8) else {
+            throw ValidationError("cannot read \(pem)")
+        }
         try await install(key: try SigningKey.importPEM(text, kid: kid ?? KeyID.random()), configuration: configuration)
     }
 }

@@ -29,7 +29,9 @@ struct ServiceOptions: ParsableArguments {
 
     var operatorLogin: SimulationOptions.Operator? {
         guard let adminUser else { return nil }
-        guard let password = adminPassword ?? ProcessInfo.processInfo.environment["FLEETGATE_ADMIN_PASSWORD"] else { return nil }
+        guard let password = adminPassword ?? ProcessInfo.processInfo.environment["FLEETGATE_ADMIN_PASSWORD"] else {
+            return nil
+        }
         return .init(username: adminUser, password: password)
     }
 
@@ -50,7 +52,8 @@ extension Duration: @retroactive ExpressibleByArgument {
 extension BodyEncoding: ExpressibleByArgument {}
 
 struct Enroll: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Bulk-enroll devices and write a credentials file (mode 0600).")
+    static let configuration = CommandConfiguration(
+        abstract: "Bulk-enroll devices and write a credentials file (mode 0600).")
 
     @OptionGroup var service: ServiceOptions
 
@@ -68,7 +71,8 @@ struct Enroll: AsyncParsableCommand {
 
     func run() async throws {
         guard let login = service.operatorLogin else {
-            throw ValidationError("enroll needs --admin-user and a password (--admin-password or FLEETGATE_ADMIN_PASSWORD)")
+            throw ValidationError(
+                "enroll needs --admin-user and a password (--admin-password or FLEETGATE_ADMIN_PASSWORD)")
         }
         var options = EnrollmentOptions(operatorLogin: login, devices: devices)
         options.provisioningURL = service.provisioningURL
@@ -101,7 +105,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Run time: 30, 30s, 5m (default 10s).") var duration: Duration?
     @Option(help: "Time to ramp the rate up from 0 (default 0).") var rampUp: Duration?
     @Option(help: "HTTP connections to ingest (default 32).") var connections: Int?
-    @Option(help: "Most requests outstanding; due requests beyond it are skipped (default connections × 8).") var maxInFlight: Int?
+    @Option(help: "Most requests outstanding; due requests beyond it are skipped (default connections × 8).")
+    var maxInFlight: Int?
     @Option(help: "deflate, gzip or identity (default deflate).") var encoding: BodyEncoding?
     @Option(help: "Timeout of one attempt (default 10s).") var requestTimeout: Duration?
     @Option(help: "Attempts per batch, the first included (default 8).") var maxAttempts: Int?
@@ -156,7 +161,9 @@ struct Run: AsyncParsableCommand {
         if let revokeAfter { options.revokeAfter = revokeAfter }
 
         let databaseURL = self.databaseURL ?? ProcessInfo.processInfo.environment["FLEETGATE_DATABASE_URL"]
-        if verify, databaseURL == nil { throw ValidationError("--verify needs --database-url or FLEETGATE_DATABASE_URL") }
+        if verify, databaseURL == nil {
+            throw ValidationError("--verify needs --database-url or FLEETGATE_DATABASE_URL")
+        }
 
         let logger = service.logger()
         let result = try await runSimulation(options, logger: logger)
@@ -171,7 +178,8 @@ struct Run: AsyncParsableCommand {
 }
 
 struct Verify: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a ledger file against PostgreSQL: nothing lost, nothing twice.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check a ledger file against PostgreSQL: nothing lost, nothing twice.")
 
     @Option(help: "Ledger file written by run --ledger.") var ledger: String
     @Option(help: "PostgreSQL URL (or FLEETGATE_DATABASE_URL).") var databaseURL: String?

@@ -34,7 +34,8 @@ struct WalkingSkeletonTests {
                 uri: "/v1/devices/boiler-1/latest", method: .get, headers: [.authorization: "Bearer \(admin)"]
             )
             #expect(latest.status == .ok)
-            let records = try #require(try JSONSerialization.jsonObject(with: Data(latest.body.readableBytesView)) as? [[String: Any]])
+            let records = try #require(
+                try JSONSerialization.jsonObject(with: Data(latest.body.readableBytesView)) as? [[String: Any]])
             let byName = Dictionary(uniqueKeysWithValues: records.map { ($0["n"] as! String, $0) })
             #expect(byName["boiler/temp"]?["v"] as? Double == 71.5)
             #expect(byName["boiler/temp"]?["u"] as? String == "Cel")
@@ -51,8 +52,10 @@ struct WalkingSkeletonTests {
             let token = try #require(device["access_token"] as? String)
             let parts = token.split(separator: ".")
             #expect(parts.count == 3)
-            let header = try JSONSerialization.jsonObject(with: Data(try #require(Base64URL.decode(parts[0])))) as! [String: Any]
-            let claims = try JSONSerialization.jsonObject(with: Data(try #require(Base64URL.decode(parts[1])))) as! [String: Any]
+            let header =
+                try JSONSerialization.jsonObject(with: Data(try #require(Base64URL.decode(parts[0])))) as! [String: Any]
+            let claims =
+                try JSONSerialization.jsonObject(with: Data(try #require(Base64URL.decode(parts[1])))) as! [String: Any]
             #expect(header["alg"] as? String == "RS256")
             #expect(header["typ"] as? String == "JWT")
             let kid = try #require(header["kid"] as? String)
@@ -70,7 +73,10 @@ struct WalkingSkeletonTests {
             #expect(jwks.status == .ok)
             #expect(jwks.headers[.cacheControl]?.contains("max-age=300") == true)
             let keys = try TestStack.object(jwks.body)["keys"] as! [[String: Any]]
-            #expect(keys.contains { $0["kid"] as? String == kid && $0["kty"] as? String == "RSA" && $0["alg"] as? String == "RS256" })
+            #expect(
+                keys.contains {
+                    $0["kid"] as? String == kid && $0["kty"] as? String == "RSA" && $0["alg"] as? String == "RS256"
+                })
             #expect(keys.allSatisfy { $0["d"] == nil && $0["p"] == nil })  // public parts only
         }
     }

@@ -1,8 +1,8 @@
 import FleetAuth
 import FleetCore
 import Foundation
-import Logging
 import Ingest
+import Logging
 import Provisioning
 
 /// Service configurations for in-process tests: loopback, port 0 (the OS picks), a test database.

@@ -31,7 +31,8 @@ public enum TestDatabase {
             }
         } catch {
             throw Failure(
-                description: "PostgreSQL at FLEETGATE_TEST_DATABASE_URL is unreachable (\(String(describing: error).prefix(120))). "
+                description:
+                    "PostgreSQL at FLEETGATE_TEST_DATABASE_URL is unreachable (\(String(describing: error).prefix(120))). "
                     + "Run the suite with `make test`, which starts a local cluster."
             )
         }

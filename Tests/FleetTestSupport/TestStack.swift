@@ -54,7 +54,9 @@ public struct TestStack: Sendable {
             uri: "/v1/login", method: .post, headers: [.contentType: "application/json"],
             body: Self.json(["username": username, "password": password])
         )
-        guard response.status == .ok else { throw TestDatabase.Failure(description: "login answered \(response.status)") }
+        guard response.status == .ok else {
+            throw TestDatabase.Failure(description: "login answered \(response.status)")
+        }
         return try Self.object(response.body)["access_token"] as! String
     }
 
@@ -69,7 +71,8 @@ public struct TestStack: Sendable {
             body: Self.json(body)
         )
         guard response.status == .created else {
-            throw TestDatabase.Failure(description: "enroll answered \(response.status): \(String(buffer: response.body))")
+            throw TestDatabase.Failure(
+                description: "enroll answered \(response.status): \(String(buffer: response.body))")
         }
         return try Self.object(response.body)
     }

@@ -28,7 +28,8 @@ struct BackoffTests {
     func retryAfter() {
         let backoff = Backoff(base: .milliseconds(100), cap: .seconds(10))
         var random = SplitMix64(seed: 7)
-        let delays = (0..<200).map { _ in backoff.delay(afterFailedAttempts: 1, retryAfter: .seconds(2), using: &random) }
+        let delays = (0..<200).map { _ in backoff.delay(afterFailedAttempts: 1, retryAfter: .seconds(2), using: &random)
+        }
         #expect(delays.allSatisfy { $0 >= .seconds(2) && $0 <= .milliseconds(2100) })
         #expect(Set(delays).count > 100)
     }

@@ -9,7 +9,9 @@ import Testing
 struct FilesAndAnswersTests {
     @Test("the credentials file round-trips and is mode 0600")
     func credentials() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("credentials-\(UUID().uuidString).ndjson").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "credentials-\(UUID().uuidString).ndjson"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let credentials = [
             DeviceCredential(id: "sim-000001", fleet: "f", refreshToken: "r/1"),
@@ -25,7 +27,9 @@ struct FilesAndAnswersTests {
 
     @Test("every scenario in simulator/ decodes, says what it proves, and validates")
     func scenarios() throws {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../simulator").standardized
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../simulator"
+        ).standardized
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }
         #expect(Set(files).isSuperset(of: ["smoke.json", "steady.json", "burst.json", "chaos.json"]))
         for file in files {
@@ -42,8 +46,12 @@ struct FilesAndAnswersTests {
 
     @Test("reads acceptance and duplicate answers")
     func acceptance() {
-        #expect(FleetgateClient.acceptance(ByteBuffer(string: #"{"accepted": 4}"#)) == .accepted(records: 4, duplicate: false))
-        #expect(FleetgateClient.acceptance(ByteBuffer(string: #"{"accepted":0,"duplicate":true}"#)) == .accepted(records: 0, duplicate: true))
+        #expect(
+            FleetgateClient.acceptance(ByteBuffer(string: #"{"accepted": 4}"#))
+                == .accepted(records: 4, duplicate: false))
+        #expect(
+            FleetgateClient.acceptance(ByteBuffer(string: #"{"accepted":0,"duplicate":true}"#))
+                == .accepted(records: 0, duplicate: true))
     }
 
     @Test("reads the code and Retry-After of a problem answer")
@@ -61,8 +69,12 @@ struct FilesAndAnswersTests {
         #expect(throws: SimulatorError("--records-per-batch must be in 1...10000")) { try options.validate() }
         options = SimulationOptions()
         options.revokeFraction = 0.1
-        #expect(throws: SimulatorError("--revoke-fraction needs --admin-user and a password")) { try options.validate() }
+        #expect(throws: SimulatorError("--revoke-fraction needs --admin-user and a password")) {
+            try options.validate()
+        }
         #expect(SimulationOptions.Rate.perDevice(2).total(devices: 10) == 20)
-        #expect(EnrollmentOptions(operatorLogin: .init(username: "a", password: "b"), devices: 10).deviceID(7) == "sim-000007")
+        #expect(
+            EnrollmentOptions(operatorLogin: .init(username: "a", password: "b"), devices: 10).deviceID(7)
+                == "sim-000007")
     }
 }

@@ -66,7 +66,9 @@ struct LedgerVerifierTests {
     @Test("records of an in-doubt batch may be stored once, not twice, and need not be")
     func inDoubt() {
         var withDoubt = ledger
-        withDoubt.batches.append(LedgerBatch(deviceID: "d3", idempotencyKey: "k3", baseTimeMillis: 9000, recordCount: 1, acknowledged: false))
+        withDoubt.batches.append(
+            LedgerBatch(deviceID: "d3", idempotencyKey: "k3", baseTimeMillis: 9000, recordCount: 1, acknowledged: false)
+        )
         let absent = LedgerVerifier.compare(ledger: withDoubt, stored: stored(ledger))
         #expect(absent.passed)
         var rows = stored(ledger)
@@ -79,7 +81,8 @@ struct LedgerVerifierTests {
 
     @Test("the ledger file round-trips")
     func file() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).ndjson").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).ndjson")
+            .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try LedgerFile.write(ledger, to: path)
         #expect(try LedgerFile.read(from: path) == ledger)

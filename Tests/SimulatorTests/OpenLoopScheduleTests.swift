@@ -31,7 +31,8 @@ struct OpenLoopScheduleTests {
         let next = schedule.requestCount(before: .seconds(11))
         #expect(abs(next - inRamp - 1000) <= 1)
         // The instantaneous rate at 5 s is half the target: 500 requests in 4.5…5.5 s.
-        let middle = schedule.requestCount(before: .milliseconds(5500)) - schedule.requestCount(before: .milliseconds(4500))
+        let middle =
+            schedule.requestCount(before: .milliseconds(5500)) - schedule.requestCount(before: .milliseconds(4500))
         #expect(abs(middle - 500) <= 2)
     }
 
@@ -45,7 +46,9 @@ struct OpenLoopScheduleTests {
             previous = offset
         }
         // Same input, same answer: the schedule has no state that answers could change.
-        #expect(schedule.offset(ofRequest: 4321) == OpenLoopSchedule(rate: 333, rampUp: .seconds(3)).offset(ofRequest: 4321))
+        #expect(
+            schedule.offset(ofRequest: 4321) == OpenLoopSchedule(rate: 333, rampUp: .seconds(3)).offset(ofRequest: 4321)
+        )
     }
 
     @Test("picks an evenly spread share of devices")
@@ -63,11 +66,14 @@ struct ChaosRoleTests {
     @Test("skewed, revoked and corrupt-sending devices are different devices")
     func disjoint() {
         for devices in [100, 200, 1000] {
-            let skewed = Set((0..<devices).filter { EvenSelection.isSelected($0, fraction: 0.1, phase: EvenSelection.skewPhase) })
+            let skewed = Set(
+                (0..<devices).filter { EvenSelection.isSelected($0, fraction: 0.1, phase: EvenSelection.skewPhase) })
             let revoked = Set((0..<devices).filter { Simulation.isRevocationCandidate($0, fraction: 0.1) })
             let corrupt = Set(
-                (0..<(devices * 30)).filter { EvenSelection.isSelected($0, fraction: 0.02, phase: EvenSelection.corruptPhase) }
-                    .map { $0 % devices }
+                (0..<(devices * 30)).filter {
+                    EvenSelection.isSelected($0, fraction: 0.02, phase: EvenSelection.corruptPhase)
+                }
+                .map { $0 % devices }
             )
             #expect(skewed.count == devices / 10 && revoked.count == devices / 10)
             #expect(skewed.isDisjoint(with: revoked))

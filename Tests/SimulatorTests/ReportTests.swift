@@ -59,7 +59,10 @@ struct ReportTests {
             elapsed: 12, recordsPerSecond: 4000, requestsPerSecond: 1000, p50: 1.25, p99: 7, retries: 3, skipped: 2,
             inFlight: 12, errors: ["overloaded": 3]
         )
-        #expect(line == "12.0 s  4000 records/s  1000 req/s  p50 1.3 ms p99 7.0 ms  retries 3  in-flight 12  skipped 2  errors overloaded=3")
+        #expect(
+            line
+                == "12.0 s  4000 records/s  1000 req/s  p50 1.3 ms p99 7.0 ms  retries 3  in-flight 12  skipped 2  errors overloaded=3"
+        )
     }
 
     @Test("durations read as people write them")

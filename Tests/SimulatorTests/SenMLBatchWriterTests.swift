@@ -11,7 +11,8 @@ struct SenMLBatchWriterTests {
         var state = SensorState(using: &random)
         var buffer = ByteBuffer()
         SenMLBatchWriter().write(
-            deviceID: "sim-000001", baseTimeMillis: base, recordCount: records, state: &state, using: &random, into: &buffer
+            deviceID: "sim-000001", baseTimeMillis: base, recordCount: records, state: &state, using: &random,
+            into: &buffer
         )
         let object = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))
         return try #require(object as? [[String: Any]])
@@ -34,7 +35,9 @@ struct SenMLBatchWriterTests {
         let records = try pack(records: 9)
         #expect(records.map { ($0["t"] as? Double) ?? 0 } == [0, 0, 0, 0, 0.001, 0.001, 0.001, 0.001, 0.002])
         let ledger = Ledger()
-        let keys = ledger.records(of: LedgerBatch(deviceID: "sim-000001", idempotencyKey: "k", baseTimeMillis: 7, recordCount: 9, acknowledged: true))
+        let keys = ledger.records(
+            of: LedgerBatch(
+                deviceID: "sim-000001", idempotencyKey: "k", baseTimeMillis: 7, recordCount: 9, acknowledged: true))
         #expect(keys.map(\.timeMillis) == [7, 7, 7, 7, 8, 8, 8, 8, 9])
         #expect(SenMLBatchWriter().timeSpan(recordCount: 9) == 3)
     }

@@ -34,7 +34,8 @@ struct TokenRefreshTests {
             DeviceCredential(id: "d1", fleet: "f", refreshToken: "r1"),
             DeviceCredential(id: "d2", fleet: "f", refreshToken: "r2"),
         ]
-        let keeper = TokenKeeper(credentials: credentials, policy: TokenRefreshPolicy(fraction: 0.8, jitter: 0), now: start, seed: 1)
+        let keeper = TokenKeeper(
+            credentials: credentials, policy: TokenRefreshPolicy(fraction: 0.8, jitter: 0), now: start, seed: 1)
         let due = keeper.takeDue(now: start)
         #expect(due.map(\.index) == [0, 1])
         #expect(keeper.takeDue(now: start).isEmpty, "a refresh under way is not handed out twice")
@@ -46,7 +47,8 @@ struct TokenRefreshTests {
         #expect(keeper.takeDue(now: start + .seconds(80)).map(\.refreshToken) == ["r1b"])
 
         // A transient failure is retried later; a refusal ends refreshing but keeps the last token.
-        keeper.fail(index: 1, problem: ProblemAnswer(status: 503, code: "overloaded", retryAfter: .seconds(3)), now: start)
+        keeper.fail(
+            index: 1, problem: ProblemAnswer(status: 503, code: "overloaded", retryAfter: .seconds(3)), now: start)
         #expect(keeper.takeDue(now: start + .seconds(2)).isEmpty)
         #expect(keeper.takeDue(now: start + .seconds(3)).map(\.index) == [1])
         keeper.fail(index: 1, problem: ProblemAnswer(status: 401, code: "token_revoked"), now: start)
