@@ -21,7 +21,7 @@ if [ ! -f "$PG_DATA/PG_VERSION" ]; then
 port = $PG_PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$PG_RUN'
-max_connections = 200
+max_connections = 500
 shared_buffers = 512MB
 wal_buffers = 16MB
 max_wal_size = 4GB

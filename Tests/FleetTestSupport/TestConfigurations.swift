@@ -17,6 +17,7 @@ public enum TestConfigurations {
         c.databaseURL = databaseURL
         c.keyEncryptionKey = keyEncryptionKey
         c.bcryptCost = 4  // the minimum: tests check behaviour, not bcrypt's cost
+        c.databaseMaxConnections = 4  // many apps run at once in a test run; PostgreSQL allows 500
         c.logLevel = .critical
         c.runMigrations = false  // TestDatabase.create() migrated already
         return c
@@ -31,6 +32,8 @@ public enum TestConfigurations {
         c.logLevel = .critical
         c.runMigrations = false
         c.revocationReloadSeconds = 5
+        c.writerConnections = 2
+        c.databaseMaxConnections = 6
         return c
     }
 }

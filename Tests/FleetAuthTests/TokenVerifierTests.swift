@@ -1,0 +1,189 @@
+import FleetAuth
+import FleetCore
+import Foundation
+import Testing
+
+@Suite("RS256 token signing and strict verification")
+struct TokenVerifierTests {
+    static let key = try! SigningKey.generate()
+    static let keys = PublicKeySet(JWKSDocument(keys: [key.publicJWK]))
+    let verifier = TokenVerifier(rules: VerificationRules(issuer: "fleetgate", audience: "fleetgate-ingest"))
+    let now: Int64 = 1_764_400_000
+
+    func claims(exp: Int64? = nil, nbf: Int64? = nil, iss: String = "fleetgate", aud: String = "fleetgate-ingest") -> AccessClaims {
+        AccessClaims(
+            iss: iss, sub: "dev-1", aud: [aud], iat: nbf ?? now, nbf: nbf ?? now, exp: exp ?? now + 3600,
+            jti: TokenSigner.randomJTI(), fleet: "f", scope: "telemetry:write"
+        )
+    }
+
+    func code(_ token: String, keys: PublicKeySet = Self.keys) -> FleetError.Code? {
+        do {
+            _ = try verifier.verify(token, keys: keys, now: now)
+            return nil
+        } catch {
+            return error.code
+        }
+    }
+
+    func raw(header: String, payload: String, signature: String = "c2ln") -> String {
+        Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(payload.utf8)) + "." + signature
+    }
+
+    @Test("a token it signed verifies and yields its claims")
+    func roundTrip() throws {
+        let original = claims()
+        let token = try TokenSigner().sign(original, with: Self.key)
+        #expect(try verifier.verify(token, keys: Self.keys, now: now) == original)
+    }
+
+    @Test("time, issuer and audience rules each have their own code, with 60 s leeway")
+    func claimRules() throws {
+        let signer = TokenSigner()
+        #expect(code(try signer.sign(claims(exp: now - 61), with: Self.key)) == .tokenExpired)
+        #expect(code(try signer.sign(claims(exp: now - 30), with: Self.key)) == nil)
+        #expect(code(try signer.sign(claims(nbf: now + 61), with: Self.key)) == .tokenNotYetValid)
+        #expect(code(try signer.sign(claims(nbf: now + 30), with: Self.key)) == nil)
+        #expect(code(try signer.sign(claims(iss: "other"), with: Self.key)) == .tokenWrongIssuer)
+        #expect(code(try signer.sign(claims(aud: "fleetgate-admin"), with: Self.key)) == .tokenWrongAudience)
+    }
+
+    @Test("structure, algorithm and key failures each have their own code")
+    func structural() throws {
+        let good = try TokenSigner().sign(claims(), with: Self.key)
+        let parts = good.split(separator: ".").map(String.init)
+        let payload = #"{"sub":"dev-1","exp":\#(now + 60),"iss":"fleetgate","aud":"fleetgate-ingest"}"#
+        #expect(code("abc") == .tokenMalformed)
+        #expect(code(parts[0] + "." + parts[1]) == .tokenMalformed)
+        #expect(code(good + ".x.y") == .tokenMalformed)
+        #expect(code(parts[0] + "=." + parts[1] + "." + parts[2]) == .tokenMalformed)
+        #expect(code(raw(header: #"{"alg":"none"}"#, payload: payload, signature: "")) == .algNotAllowed)
+        #expect(code(raw(header: #"{"alg":"HS256","kid":"k"}"#, payload: payload)) == .algNotAllowed)
+        #expect(code(raw(header: #"{"alg":"RS256"}"#, payload: payload)) == .tokenUnknownKey)
+        #expect(code(raw(header: #"{"alg":"RS256","kid":"nope"}"#, payload: payload)) == .tokenUnknownKey)
+        #expect(code(raw(header: #"{"alg":"RS256","kid":"\#(Self.key.kid)"}"#, payload: payload)) == .tokenBadSignature)
+        #expect(code(parts[0] + "." + parts[1] + ".") == .tokenBadSignature)
+        #expect(code(raw(header: #"{"alg":"RS256","kid":"k","crit":["x"]}"#, payload: payload)) == .tokenMalformed)
+        #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d"}"#)) == .tokenMalformed)
+        #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"exp":1}"#)) == .tokenMalformed)
+        #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d","exp":"1"}"#)) == .tokenMalformed)
+        #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d","exp":1,"aud":5}"#)) == .tokenMalformed)
+        #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d","exp":1e300}"#)) == .tokenMalformed)
+    }
+
+    @Test("a valid signature with another payload does not verify")
+    func tamperedPayload() throws {
+        let good = try TokenSigner().sign(claims(), with: Self.key)
+        let other = try TokenSigner().sign(claims(exp: now + 7200), with: Self.key)
+        let a = good.split(separator: ".")
+        let b = other.split(separator: ".")
+        #expect(code("\(a[0]).\(b[1]).\(a[2])") == .tokenBadSignature)
+    }
+
+    @Test("a token from another key with the same kid does not verify")
+    func foreignKey() throws {
+        let attacker = try SigningKey(kid: Self.key.kid, privateKeyDER: try SigningKey.generate().privateKeyDER)
+        #expect(code(try TokenSigner().sign(claims(), with: attacker)) == .tokenBadSignature)
+    }
+
+    @Test("the JWKS never yields a key that is not an RS256 signing key of 2048+ bits")
+    func keySetFilters() {
+        var jwk = Self.key.publicJWK
+        jwk.alg = "HS256"
+        #expect(PublicKeySet(JWKSDocument(keys: [jwk])).isEmpty)
+        var enc = Self.key.publicJWK
+        enc.use = "enc"
+        #expect(PublicKeySet(JWKSDocument(keys: [enc])).isEmpty)
+        #expect(PublicKeySet(JWKSDocument(keys: [PublicJWK(kid: "k", n: "AQAB", e: "AQAB")])).isEmpty)
+        #expect(!Self.keys.isEmpty)
+    }
+}
+
+@Suite("Bearer header parsing (RFC 6750 §2.1, RFC 7235)")
+struct BearerTokenTests {
+    func code(_ values: [String]) -> FleetError.Code? {
+        do {
+            _ = try BearerToken.extract(from: values)
+            return nil
+        } catch {
+            return error.code
+        }
+    }
+
+    @Test("the scheme matches without regard to case; anything else is malformed or missing")
+    func parsing() throws {
+        #expect(try BearerToken.extract(from: ["Bearer a.b.c"]) == "a.b.c")
+        #expect(try BearerToken.extract(from: ["bEaReR a.b.c"]) == "a.b.c")
+        #expect(code([]) == .tokenMissing)
+        #expect(code(["Basic YTpi"]) == .tokenMalformed)
+        #expect(code(["Bearer"]) == .tokenMalformed)
+        #expect(code(["Bearer "]) == .tokenMalformed)
+        #expect(code(["Bearer  a.b.c"]) == .tokenMalformed)
+        #expect(code(["Bearer a.b.c x"]) == .tokenMalformed)
+        #expect(code(["Bearer a.b.c", "Bearer a.b.c"]) == .tokenMalformed)
+    }
+}
+
+@Suite("Verified-token cache")
+struct VerifiedTokenCacheTests {
+    let claims = AccessClaims(iss: "i", sub: "d", aud: ["a"], iat: 0, nbf: 0, exp: 1000, jti: "j")
+
+    @Test("a hit lasts until exp plus leeway, keyed by the whole token")
+    func expiry() {
+        let cache = VerifiedTokenCache(capacity: 10)
+        cache.insert("h.p.s", claims: claims, now: 10)
+        #expect(cache.claims(for: "h.p.s", now: 500, leeway: 60) == claims)
+        #expect(cache.claims(for: "h.p2.s", now: 500, leeway: 60) == nil)
+        #expect(cache.claims(for: "h.p.s", now: 1059, leeway: 60) == claims)
+        #expect(cache.claims(for: "h.p.s", now: 1060, leeway: 60) == nil)
+        #expect(cache.count == 0)
+    }
+
+    @Test("it stays within its capacity")
+    func bounded() {
+        let cache = VerifiedTokenCache(capacity: 100)
+        for i in 0..<1000 { cache.insert("t\(i)", claims: claims, now: 10) }
+        #expect(cache.count <= 100)
+        #expect(cache.claims(for: "t999", now: 10, leeway: 0) == claims)
+    }
+}
+
+@Suite("Revocation view")
+struct RevocationViewTests {
+    @Test("disabled devices and tokens issued before the cut-off are revoked")
+    func rules() {
+        let view = RevocationView()
+        view.apply(device: "a", entry: .init(disabled: false, cutoff: 100))
+        view.apply(device: "b", entry: .init(disabled: true, cutoff: 0))
+        #expect(view.isRevoked(device: "a", issuedAt: 99))
+        #expect(!view.isRevoked(device: "a", issuedAt: 100))
+        #expect(view.isRevoked(device: "b", issuedAt: 10_000))
+        #expect(!view.isRevoked(device: "c", issuedAt: 0))
+        view.replaceAll([:])
+        #expect(!view.isRevoked(device: "b", issuedAt: 0))
+    }
+}
+
+@Suite("Key encryption and refresh tokens")
+struct SecretsTests {
+    @Test("sealed keys open only with the same key-encryption key and kid")
+    func sealing() throws {
+        let kek = try KeyEncryption(keyMaterial: Array(repeating: 7, count: 32))
+        let sealed = try kek.seal(Data("secret".utf8), kid: "k1")
+        #expect(try kek.open(sealed, kid: "k1") == Data("secret".utf8))
+        #expect(throws: (any Error).self) { try kek.open(sealed, kid: "k2") }
+        let other = try KeyEncryption(keyMaterial: Array(repeating: 8, count: 32))
+        #expect(throws: (any Error).self) { try other.open(sealed, kid: "k1") }
+        #expect(throws: FleetError.self) { try KeyEncryption(keyMaterial: [1, 2, 3]) }
+    }
+
+    @Test("refresh tokens carry 256 random bits and hash to 32 bytes")
+    func refreshTokens() {
+        let a = RefreshToken.generate()
+        let b = RefreshToken.generate()
+        #expect(a != b)
+        #expect(a.hasPrefix("fgr_") && a.count == 4 + 43)
+        #expect(RefreshToken.hash(a).count == 32)
+        #expect(RefreshToken.hash(a) == RefreshToken.hash(a))
+    }
+}
