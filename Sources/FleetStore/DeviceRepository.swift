@@ -22,8 +22,8 @@ public enum RefreshExchange: Sendable, Equatable {
     case rotated(DeviceRecord)
     /// Presented within the grace window after rotation: another successor was stored.
     case retried(DeviceRecord)
-    /// Presented after the grace window: every refresh token of the device is now revoked.
-    case reused
+    /// Presented after the grace window: every refresh token of the device (its id) is now revoked.
+    case reused(String)
     /// Unknown, revoked or belonging to a revoked device.
     case invalid
     case deviceRevoked
@@ -221,7 +221,7 @@ public struct DeviceRepository: Sendable {
                     try await connection.query(
                         "UPDATE refresh_tokens SET revoked = true WHERE device_id = \(deviceID)", logger: logger
                     )
-                    return .reused
+                    return .reused(deviceID)
                 }
             } else {
                 try await connection.query(

@@ -105,9 +105,11 @@ struct BulkEnrollment: Sendable {
         var lines: [Line] = []
         var number = 0
         var csvColumns: (id: Int?, fleet: Int?)?
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on bytes: in Swift "\r\n" is one Character, so splitting the String on "\n" would
+        // leave a CSV with CRLF line ends (RFC 4180 §2) as a single line.
+        for raw in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            let line = Substring(raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw)
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             switch format {
             case .ndjson:

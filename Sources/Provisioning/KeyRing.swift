@@ -21,6 +21,10 @@ public final class KeyRing: Sendable {
     private let clock: any WallClock
     private let refreshInterval: TimeInterval
     private let snapshot = Mutex<Snapshot?>(nil)
+    /// When a token with an unknown kid last forced a reload (API.md: one rate-limited refresh).
+    private let lastForcedReload = Mutex<Date?>(nil)
+    /// At most one forced reload per second, so tokens with made-up kids cannot drive database load.
+    static let forcedReloadInterval: TimeInterval = 1
 
     init(repository: SigningKeyRepository, clock: any WallClock, refreshInterval: TimeInterval = 10) {
         self.repository = repository
@@ -47,6 +51,20 @@ public final class KeyRing: Sendable {
         try await reload()
         guard let snap = snapshot.withLock({ $0 }) else { throw FleetError(.internalError, "key ring not loaded") }
         return snap
+    }
+
+    /// Reloads for a kid that is not in the verification keys (a replica may have rotated a moment
+    /// ago); false when a forced reload ran less than a second ago and this one was skipped.
+    func reloadForUnknownKey() async throws -> Bool {
+        let now = clock.now()
+        let allowed = lastForcedReload.withLock { last in
+            if let last, abs(now.timeIntervalSince(last)) < Self.forcedReloadInterval { return false }
+            last = now
+            return true
+        }
+        guard allowed else { return false }
+        try await reload()
+        return true
     }
 
     func currentKey() async throws -> SigningKey { try await fresh().current }

@@ -12,6 +12,7 @@ struct ProvisioningMetrics: Sendable {
     let enrollments: Counter
     let revocations: Counter
     let keyRotations: Counter
+    let refreshReuse: Counter
 
     init(factory: any MetricsFactory) {
         loginSuccess = Counter(label: "fleetgate_logins_total", dimensions: [("outcome", "success")], factory: factory)
@@ -25,5 +26,6 @@ struct ProvisioningMetrics: Sendable {
         enrollments = Counter(label: "fleetgate_enrollments_total", dimensions: [], factory: factory)
         revocations = Counter(label: "fleetgate_revocations_total", dimensions: [], factory: factory)
         keyRotations = Counter(label: "fleetgate_key_rotations_total", dimensions: [], factory: factory)
+        refreshReuse = Counter(label: "fleetgate_refresh_token_reuse_total", dimensions: [], factory: factory)
     }
 }

@@ -126,14 +126,17 @@ struct ProvisioningRoutes: Sendable {
         switch outcome {
         case .rotated(let device), .retried(let device):
             metrics.deviceTokensIssued.increment()
-            let access = try await issuer.deviceToken(device: device.id, fleet: device.fleet)
+            let access = try await issuer.deviceToken(
+                device: device.id, fleet: device.fleet, notBefore: device.revokedBefore)
             return try JSONResponse.make(
                 AccessTokenAnswer(
                     accessToken: access, expiresIn: configuration.deviceTokenLifetime, refreshToken: newToken),
                 headers: [.cacheControl: "no-store"]
             )
-        case .reused:
-            context.logger.warning("refresh token reused; device's refresh tokens revoked")
+        case .reused(let deviceID):
+            metrics.refreshReuse.increment()
+            context.logger.warning(
+                "refresh token reused; device's refresh tokens revoked", metadata: ["device_id": "\(deviceID)"])
             throw FleetError(
                 .refreshTokenReused,
                 "this refresh token was already exchanged; all refresh tokens of the device are revoked")
@@ -158,7 +161,10 @@ struct ProvisioningRoutes: Sendable {
         metrics.deviceTokensIssued.increment()
         context.logger.info(
             "device enrolled", metadata: ["by": "\(caller.sub)", "device_id": "\(enrollment.request.id)"])
-        let access = try await issuer.deviceToken(device: enrollment.request.id, fleet: enrollment.request.fleet)
+        // A re-used id of a deleted device starts with a cut-off; the first token must pass it.
+        let cutoff = try await devices.find(id: enrollment.request.id)?.revokedBefore ?? 0
+        let access = try await issuer.deviceToken(
+            device: enrollment.request.id, fleet: enrollment.request.fleet, notBefore: cutoff)
         return try JSONResponse.make(
             EnrollAnswer(
                 id: enrollment.request.id, fleet: enrollment.request.fleet, refreshToken: enrollment.refreshToken,
@@ -253,9 +259,9 @@ struct ProvisioningRoutes: Sendable {
                 }
                 return n
             } ?? 1000
-        let records = try await telemetry.records(
-            device: id, name: query.get("name"), from: try seconds("from"), to: try seconds("to"), limit: limit
-        )
+        let (from, to) = (try seconds("from"), try seconds("to"))
+        guard try await devices.find(id: id) != nil else { throw FleetError(.notFound, "no device \(id)") }
+        let records = try await telemetry.records(device: id, name: query.get("name"), from: from, to: to, limit: limit)
         return SenMLAnswer.make(records)
     }
 
@@ -275,7 +281,19 @@ struct ProvisioningRoutes: Sendable {
         return id
     }
 
+    /// `application/json`, or a `+json` type (RFC 6839), with any parameters.
+    static func isJSON(_ contentType: String) -> Bool {
+        let essence = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces)
+        return essence == "application/json" || (essence.hasPrefix("application/") && essence.hasSuffix("+json"))
+    }
+
     func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+        // API.md: a Content-Type other than JSON is 415; a missing one is read as JSON.
+        if let contentType = request.headers[.contentType]?.lowercased(),
+            !Self.isJSON(contentType)
+        {
+            throw FleetError(.unsupportedMediaType, "send application/json")
+        }
         var request = request
         let body: ByteBuffer
         do {

@@ -13,8 +13,11 @@ struct TokenIssuer: Sendable {
     let clock: any WallClock
     let signer = TokenSigner()
 
-    func deviceToken(device: String, fleet: String) async throws -> String {
-        let now = Int64(clock.now().timeIntervalSince1970)
+    /// A device access token. `notBefore` is the device's revocation cut-off: a token issued in the
+    /// same second as a revocation (or a re-enrollment after deletion) would otherwise have
+    /// `iat` < cut-off and be refused by ingest, so `iat` is raised to it (within the 60 s leeway).
+    func deviceToken(device: String, fleet: String, notBefore: Int64 = 0) async throws -> String {
+        let now = max(Int64(clock.now().timeIntervalSince1970), notBefore)
         let claims = AccessClaims(
             iss: issuer, sub: device, aud: [TokenNames.ingestAudience], iat: now, nbf: now,
             exp: now + Int64(deviceLifetime), jti: TokenSigner.randomJTI(), fleet: fleet,

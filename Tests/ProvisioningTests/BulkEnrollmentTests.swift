@@ -1,0 +1,126 @@
+import FleetAuth
+import FleetCore
+import FleetTestSupport
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Provisioning
+import Testing
+
+@Suite("Bulk enrollment: NDJSON and CSV in, one NDJSON line out per input line")
+struct BulkEnrollmentTests {
+    static func lines(_ response: TestResponse) throws -> [[String: Any]] {
+        try String(buffer: response.body).split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+    }
+
+    @Test("NDJSON: good lines are enrolled, bad and duplicate lines are reported on their own line")
+    func ndjson() async throws {
+        try await ProvisioningHarness.run { h in
+            let token = try await h.login(.operator)
+            try await h.enroll("taken", token: token)
+            let body = [
+                #"{"id":"b-1","fleet":"f1","labels":{"room":"7"}}"#,
+                #"{"id":"b-2"}"#,
+                #"{"id":"bad id"}"#,
+                "not json",
+                #"{"id":"b-1"}"#,
+                #"{"id":"taken"}"#,
+                #"{"fleet":"f2"}"#,
+            ].joined(separator: "\n")
+            let response = try await h.call(
+                .post, "/v1/devices/bulk", token: token, body: body, contentType: "application/x-ndjson")
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "application/x-ndjson")
+            let out = try Self.lines(response)
+            try #require(out.count == 7)
+            #expect(out.map { $0["line"] as? Int } == Array(1...7))
+            #expect(out[0]["id"] as? String == "b-1" && out[0]["fleet"] as? String == "f1")
+            #expect((out[0]["refresh_token"] as? String)?.hasPrefix("fgr_") == true)
+            #expect(out[1]["id"] as? String == "b-2" && out[1]["fleet"] as? String == "default")
+            func errorCode(_ line: [String: Any]) -> String? { (line["error"] as? [String: Any])?["code"] as? String }
+            #expect(errorCode(out[2]) == "invalid_request")
+            #expect(errorCode(out[3]) == "invalid_request")
+            #expect(errorCode(out[4]) == "conflict")
+            #expect(errorCode(out[5]) == "conflict")
+            #expect(out[6]["fleet"] as? String == "f2")
+            let generated = try #require(out[6]["id"] as? String)
+            #expect(out.allSatisfy { $0["access_token"] == nil })
+
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices") == 4)
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices WHERE id = '\(generated)'") == 1)
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices WHERE labels->>'room' = '7'") == 1)
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM refresh_tokens") == 4)
+
+            // The refresh tokens handed out work.
+            let refresh = try #require(out[0]["refresh_token"] as? String)
+            #expect(try await h.refresh(refresh).status == .ok)
+        }
+    }
+
+    @Test("CSV with a header id,fleet enrolls line by line; CRLF and blank lines are fine")
+    func csv() async throws {
+        try await ProvisioningHarness.run { h in
+            let token = try await h.login()
+            let body = "fleet,id\r\nf1,c-1\r\nf2,c-2\r\n\r\nf1,c-1\r\nf1,bad id\r\nf3,\r\n"
+            let response = try await h.call(
+                .post, "/v1/devices/bulk", token: token, body: body, contentType: "text/csv; charset=utf-8")
+            #expect(response.status == .ok)
+            let out = try Self.lines(response)
+            try #require(out.count == 5)
+            #expect(out.map { $0["line"] as? Int } == [2, 3, 5, 6, 7])
+            #expect(out[0]["id"] as? String == "c-1" && out[0]["fleet"] as? String == "f1")
+            #expect(out[1]["id"] as? String == "c-2" && out[1]["fleet"] as? String == "f2")
+            #expect((out[2]["error"] as? [String: Any])?["code"] as? String == "conflict")
+            #expect((out[3]["error"] as? [String: Any])?["code"] as? String == "invalid_request")
+            #expect(out[4]["fleet"] as? String == "f3")
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices") == 3)
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices WHERE fleet = 'f2' AND id = 'c-2'") == 1)
+
+            let noHeader = try await h.call(
+                .post, "/v1/devices/bulk", token: token, body: "a,b\n1,2\n", contentType: "text/csv")
+            #expect(noHeader.status == .badRequest)
+            #expect(ProvisioningHarness.code(noHeader) == "invalid_request")
+        }
+    }
+
+    @Test("more than one chunk of lines is enrolled and answered in order")
+    func manyLines() async throws {
+        try await ProvisioningHarness.run { h in
+            let token = try await h.login()
+            let count = 2_500
+            var body = (0..<count).map { #"{"id":"m-\#($0)","fleet":"big"}"# }
+            body[1_500] = #"{"id":"m-0"}"#  // a duplicate in a later chunk
+            let response = try await h.call(
+                .post, "/v1/devices/bulk", token: token, body: body.joined(separator: "\n"),
+                contentType: "application/x-ndjson")
+            #expect(response.status == .ok)
+            let out = try Self.lines(response)
+            #expect(out.count == count)
+            #expect(out.map { $0["line"] as? Int } == Array(1...count))
+            #expect((out[1_500]["error"] as? [String: Any])?["code"] as? String == "conflict")
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices WHERE fleet = 'big'") == count - 1)
+        }
+    }
+
+    @Test("a bulk upload in another media type is 415, over the size limit 413")
+    func mediaTypeAndSize() async throws {
+        try await ProvisioningHarness.run(configure: { $0.bulkMaxBytes = 1024 }) { h in
+            let token = try await h.login()
+            for contentType in ["text/plain", "application/json", "application/octet-stream"] {
+                let response = try await h.call(
+                    .post, "/v1/devices/bulk", token: token, body: #"{"id":"x"}"#, contentType: contentType)
+                #expect(response.status == .unsupportedMediaType, "\(contentType)")
+                #expect(ProvisioningHarness.code(response) == "unsupported_media_type")
+            }
+            let big = (0..<100).map { #"{"id":"big-\#($0)"}"# }.joined(separator: "\n")
+            let response = try await h.call(
+                .post, "/v1/devices/bulk", token: token, body: big, contentType: "application/x-ndjson")
+            #expect(response.status.code == 413)
+            #expect(ProvisioningHarness.code(response) == "payload_too_large")
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices") == 0)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import FleetAuth
+import FleetCore
+import FleetTestSupport
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Provisioning
+import Testing
+
+@Suite("Operators: login, creation, failed-login throttling")
+struct OperatorLoginTests {
+    @Test("login answers an operator token with the role and the configured lifetime")
+    func login() async throws {
+        try await ProvisioningHarness.run { h in
+            let response = try await h.call(
+                .post, "/v1/login", json: ["username": "operator", "password": ProvisioningHarness.password])
+            #expect(response.status == .ok)
+            let answer = try ProvisioningHarness.object(response)
+            #expect(answer["token_type"] as? String == "Bearer")
+            #expect(answer["expires_in"] as? Int == 900)
+            let claims = try ProvisioningHarness.claims(try #require(answer["access_token"] as? String))
+            #expect(claims["sub"] as? String == "operator")
+            #expect(claims["role"] as? String == "operator")
+            #expect(claims["aud"] as? String == "fleetgate-admin")
+            #expect(claims["iss"] as? String == "fleetgate")
+            let iat = try #require(claims["iat"] as? Int)
+            #expect(claims["exp"] as? Int == iat + 900)
+            #expect(claims["scope"] == nil && claims["fleet"] == nil)
+        }
+    }
+
+    @Test("an unknown user and a wrong password get the same 401 invalid_credentials body")
+    func sameFailure() async throws {
+        try await ProvisioningHarness.run { h in
+            let unknown = try await h.call(
+                .post, "/v1/login", json: ["username": "nobody", "password": ProvisioningHarness.password])
+            let wrong = try await h.call(
+                .post, "/v1/login", json: ["username": "admin", "password": "wrong-password-here"])
+            for response in [unknown, wrong] {
+                #expect(response.status == .unauthorized)
+                #expect(ProvisioningHarness.code(response) == "invalid_credentials")
+                #expect(response.headers[.contentType] == "application/problem+json")
+                #expect(response.headers[.wwwAuthenticate] != nil)
+                #expect(!String(buffer: response.body).contains("$2"))  // no bcrypt hash
+            }
+            #expect(String(buffer: unknown.body) == String(buffer: wrong.body))
+        }
+    }
+
+    @Test("after login.maxFailures failures the username is answered 429 rate_limited with Retry-After")
+    func throttling() async throws {
+        try await ProvisioningHarness.run(configure: {
+            $0.loginMaxFailures = 3
+            $0.loginLockoutSeconds = 120
+        }) { h in
+            for _ in 0..<3 {
+                let response = try await h.call(
+                    .post, "/v1/login", json: ["username": "admin", "password": "wrong-password-here"])
+                #expect(response.status == .unauthorized)
+            }
+            // Even the right password is refused while locked out.
+            let locked = try await h.call(
+                .post, "/v1/login", json: ["username": "admin", "password": ProvisioningHarness.password])
+            #expect(locked.status == .tooManyRequests)
+            #expect(ProvisioningHarness.code(locked) == "rate_limited")
+            let retryAfter = try #require(locked.headers[.retryAfter].flatMap(Int.init))
+            #expect((1...120).contains(retryAfter))
+            // Other usernames are unaffected.
+            _ = try await h.login(.viewer)
+
+            h.clock.advance(by: 121)
+            _ = try await h.login(.admin)
+        }
+    }
+
+    @Test("an admin creates operators (201, then 409 for the same username); they can log in")
+    func createOperator() async throws {
+        try await ProvisioningHarness.run { h in
+            let admin = try await h.login()
+            let body: [String: Any] = ["username": "alice", "password": "a-long-password!", "role": "viewer"]
+            let created = try await h.call(.post, "/v1/operators", token: admin, json: body)
+            #expect(created.status == .created)
+            let answer = try ProvisioningHarness.object(created)
+            #expect(answer["username"] as? String == "alice")
+            #expect(answer["role"] as? String == "viewer")
+            #expect(answer["password"] == nil && answer["password_hash"] == nil)
+            #expect(!String(buffer: created.body).contains("$2"))
+
+            let again = try await h.call(.post, "/v1/operators", token: admin, json: body)
+            #expect(again.status == .conflict)
+            #expect(ProvisioningHarness.code(again) == "conflict")
+
+            let token = try await h.login(username: "alice", password: "a-long-password!")
+            #expect(try ProvisioningHarness.claims(token)["role"] as? String == "viewer")
+            // Stored as a bcrypt hash of the configured cost.
+            #expect(
+                try await h.scalar(
+                    "SELECT count(*)::int8 FROM operators WHERE username = 'alice' AND password_hash LIKE '$2_$04$%'")
+                    == 1)
+
+            let invalid: [[String: Any]] = [
+                ["username": "bob", "password": "short", "role": "viewer"],
+                ["username": "bob", "password": "a-long-password!", "role": "root"],
+                ["username": "has space", "password": "a-long-password!", "role": "viewer"],
+                ["username": "bob", "password": String(repeating: "p", count: 73), "role": "viewer"],
+                ["username": "bob"],
+            ]
+            for body in invalid {
+                let response = try await h.call(.post, "/v1/operators", token: admin, json: body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(ProvisioningHarness.code(response) == "invalid_request", "\(body)")
+            }
+        }
+    }
+
+    @Test("an expired operator token is 401 token_expired")
+    func expiredOperatorToken() async throws {
+        try await ProvisioningHarness.run { h in
+            let admin = try await h.login()
+            h.clock.advance(by: 900 + 61)
+            let response = try await h.call(.get, "/v1/devices", token: admin)
+            #expect(response.status == .unauthorized)
+            #expect(ProvisioningHarness.code(response) == "token_expired")
+        }
+    }
+}
