@@ -25,6 +25,7 @@ struct ProvisioningHarness: Sendable {
     static func run<T: Sendable>(
         clock: FakeClock = FakeClock(),
         databaseURL: String? = nil,
+        logger: Logger? = nil,
         configure: @Sendable (inout ProvisioningConfiguration) -> Void = { _ in },
         _ body: @Sendable (ProvisioningHarness) async throws -> T
     ) async throws -> T {
@@ -39,7 +40,7 @@ struct ProvisioningHarness: Sendable {
         }
         var configuration = TestConfigurations.provisioning(databaseURL: url)
         configure(&configuration)
-        let app = try buildProvisioningApplication(configuration: configuration, clock: clock)
+        let app = try buildProvisioningApplication(configuration: configuration, clock: clock, logger: logger)
         return try await app.test(.live) { client in
             try await body(ProvisioningHarness(databaseURL: url, client: client, clock: clock))
         }
