@@ -39,13 +39,22 @@ final class LoginThrottle: Sendable {
         }
     }
 
-    func failed(_ username: String, now: Date) {
-        records.withLock { records in
+    /// Records a failure; returns how long to hold the failure answer back: nothing for the first
+    /// failure, then 250 ms more for each further one, at most 1 s (issue 3: "slowed down, then 429").
+    @discardableResult
+    func failed(_ username: String, now: Date) -> Duration {
+        let failures = records.withLock { records in
             if records.count > 100_000 { records.removeAll() }  // bound memory under a username spray
             var record = records[username] ?? Record(failures: 0, since: now)
             record.failures += 1
             records[username] = record
+            return record.failures
         }
+        return Self.delay(afterFailures: failures)
+    }
+
+    static func delay(afterFailures failures: Int) -> Duration {
+        .milliseconds(250 * min(max(failures - 1, 0), 4))
     }
 
     func succeeded(_ username: String) {

@@ -78,9 +78,11 @@ struct ProvisioningRoutes: Sendable {
         // bcrypt costs tens of milliseconds: keep it off the event loop.
         let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
         guard let account, matches, let role = OperatorRole(rawValue: account.role) else {
-            throttle.failed(body.username, now: now)
+            let delay = throttle.failed(body.username, now: now)
             metrics.loginFailure.increment()
             context.logger.notice("login failed", metadata: ["username": "\(body.username.prefix(64))"])
+            // Unknown user and wrong password are held back alike, so timing tells nothing.
+            try await Task.sleep(for: delay)
             throw FleetError(.invalidCredentials, "unknown username or wrong password")
         }
         throttle.succeeded(body.username)

@@ -54,11 +54,17 @@ struct OperatorLoginTests {
             $0.loginMaxFailures = 3
             $0.loginLockoutSeconds = 120
         }) { h in
-            for _ in 0..<3 {
+            // Each further failure is answered more slowly (0, 250, 500 ms)...
+            for attempt in 0..<3 {
+                let start = ContinuousClock.now
                 let response = try await h.call(
                     .post, "/v1/login", json: ["username": "admin", "password": "wrong-password-here"])
+                let elapsed = ContinuousClock.now - start
                 #expect(response.status == .unauthorized)
+                #expect(ProvisioningHarness.code(response) == "invalid_credentials")
+                #expect(elapsed >= .milliseconds(250 * attempt), "attempt \(attempt) took \(elapsed)")
             }
+            // ...then refused outright.
             // Even the right password is refused while locked out.
             let locked = try await h.call(
                 .post, "/v1/login", json: ["username": "admin", "password": ProvisioningHarness.password])
