@@ -2,11 +2,27 @@ import Foundation
 
 /// Decodes a SenML JSON pack (RFC 8428 §5) into raw records. Strict: unknown fields ending in `_`
 /// are must-understand extensions (§4.4) and rejected; wrong JSON types are rejected; the record
-/// index is named in every error.
+/// index is named in every error. Uses the hand-written `SenMLParser` (see its note on why).
 public struct SenMLDecoder: Sendable {
     public init() {}
 
     public func decode(_ bytes: some Collection<UInt8>) throws(FleetError) -> [SenMLRecord] {
+        try SenMLParser().parse(bytes)
+    }
+}
+
+/// The same decoding with Foundation's `JSONDecoder`: the reference the hand-written parser is
+/// tested and fuzzed against, and the baseline of the decode benchmark.
+public struct SenMLReferenceDecoder: Sendable {
+    public init() {}
+
+    public func decode(_ bytes: some Collection<UInt8>) throws(FleetError) -> [SenMLRecord] {
+        // RFC 8259 §8.1: UTF-8 without a byte order mark. JSONDecoder would also take UTF-16 or
+        // UTF-32 and skip a BOM; as UTF-8 JSON never holds a NUL byte, this refuses both (found by
+        // `make fuzz`, differential with SenMLParser).
+        guard !bytes.contains(0), !bytes.starts(with: [0xEF, 0xBB, 0xBF]) else {
+            throw FleetError(.badPayload, "invalid JSON: SenML JSON is UTF-8 without a byte order mark")
+        }
         let data = Data(bytes)
         let raw: [RawRecord]
         do {

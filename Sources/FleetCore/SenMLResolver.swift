@@ -45,10 +45,11 @@ public struct SenMLResolver: Sendable {
             if let bu = record.baseUnit { baseUnit = bu }
             if let bv = record.baseValue { baseValue = bv }
             if let bs = record.baseSum { baseSum = bs }
-            for number in [record.baseTime, record.baseValue, record.baseSum, record.time, record.value, record.sum] {
-                if let number, !number.isFinite {
-                    throw FleetError(.badPayload, "record \(index): numbers must be finite")
-                }
+            // Both decoders refuse non-finite numbers; this guards records built in code.
+            guard Self.finite(record.baseTime), Self.finite(record.baseValue), Self.finite(record.baseSum),
+                Self.finite(record.time), Self.finite(record.value), Self.finite(record.sum)
+            else {
+                throw FleetError(.badPayload, "record \(index): numbers must be finite")
             }
             let name = baseName + (record.name ?? "")
             try Self.validate(name: name, index: index)
@@ -57,10 +58,11 @@ public struct SenMLResolver: Sendable {
             if time < Self.relativeTimeThreshold { time += now }
             guard time.isFinite else { throw FleetError(.badPayload, "record \(index): time is not finite") }
             guard time >= now - limits.maxPastSeconds, time <= now + limits.maxFutureSeconds else {
-                let offset = Int((time - now).rounded())
+                // Whole seconds, without trapping on a time beyond Int's range (found by `make fuzz`).
+                let offset = Self.seconds((time - now).rounded())
                 throw FleetError(
                     .badTimestamp,
-                    "record \(index): time \(Int(time)) is \(offset) s from now; allowed is "
+                    "record \(index): time \(Self.seconds(time)) is \(offset) s from now; allowed is "
                         + "-\(Int(limits.maxPastSeconds)) s to +\(Int(limits.maxFutureSeconds)) s"
                 )
             }
@@ -111,6 +113,14 @@ public struct SenMLResolver: Sendable {
         }
         return resolved
     }
+
+    /// `value` as whole seconds (toward zero), or as written when it does not fit in an Int.
+    static func seconds(_ value: Double) -> String {
+        guard let whole = Int(exactly: value.rounded(.towardZero)) else { return "\(value)" }
+        return "\(whole)"
+    }
+
+    @inline(__always) static func finite(_ value: Double?) -> Bool { value?.isFinite ?? true }
 
     static func validate(name: String, index: Int) throws(FleetError) {
         let utf8 = name.utf8
