@@ -10,6 +10,13 @@ test: lint  ## lint, then the whole suite against a real local PostgreSQL
 lint:  ## swift format lint (config in .swift-format)
 	@swift format lint --strict --recursive Sources Tests
 
+bench:  ## benchmark suite (bench/run.sh): one table, appended to BENCHMARKS.md; BENCH_QUICK=1 for a short trial
+	@bench/run.sh
+
+.PHONY: fuzz
+fuzz:  ## libFuzzer targets (Fuzz/run.sh, plain swiftc into .build-fuzz/): each runs FUZZ_SECONDS (default 60)
+	@Fuzz/run.sh
+
 stop:  ## stop the local PostgreSQL cluster
 	@scripts/pg-stop.sh
 

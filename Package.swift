@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "fleetgate-provisioning", targets: ["fleetgate-provisioning"]),
         .executable(name: "fleetgate-ingest", targets: ["fleetgate-ingest"]),
         .executable(name: "fleetgate-simulator", targets: ["fleetgate-simulator"]),
+        .executable(name: "fleetgate-bench", targets: ["fleetgate-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -159,6 +160,16 @@ let package = Package(
                 "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Micro-benchmarks of the hot path's building blocks, run by `make bench` (bench/run.sh).
+        .executableTarget(
+            name: "fleetgate-bench",
+            dependencies: [
+                "FleetAuth", "FleetCore", "FleetHTTP", "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/fleetgate-bench",
             swiftSettings: swiftSettings
         ),
         // Shared by the test targets: per-test databases, fake clock, test configurations.
