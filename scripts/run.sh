@@ -41,12 +41,16 @@ cleanup() {
   exit 0
 }
 trap cleanup INT TERM EXIT
-"$BIN/fleetgate-provisioning" serve & pids+=($!)
-"$BIN/fleetgate-ingest" serve & pids+=($!)
+# Ports are set per process: FLEETGATE_HTTP_PORT would give both services the same one.
+prov_port=${FLEETGATE_PROVISIONING_PORT:-8081}
+ingest_port=${FLEETGATE_INGEST_PORT:-8080}
+"$BIN/fleetgate-provisioning" serve --http-port "$prov_port" & pids+=($!)
+"$BIN/fleetgate-ingest" serve --http-port "$ingest_port" \
+  --jwks-url "${FLEETGATE_JWKS_URL:-http://127.0.0.1:$prov_port/.well-known/jwks.json}" & pids+=($!)
 cat <<MSG
 
-  provisioning  http://127.0.0.1:${FLEETGATE_HTTP_PORT:-8081}   (JWKS: /.well-known/jwks.json)
-  ingest        http://127.0.0.1:8080
+  provisioning  http://127.0.0.1:$prov_port   (JWKS: /.well-known/jwks.json)
+  ingest        http://127.0.0.1:$ingest_port
   database      ${FLEETGATE_DATABASE_URL%%\?*}
   admin         $admin (password in .data/admin-password unless FLEETGATE_ADMIN_PASSWORD is set)
   Ctrl-C stops everything.
