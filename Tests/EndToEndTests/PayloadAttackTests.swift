@@ -95,6 +95,37 @@ struct PayloadAttackTests {
         }
     }
 
+    @Test("a device can neither write as another device nor suppress its posts with the same Idempotency-Key")
+    func crossDevice() async throws {
+        try await TestStack.run(ingest: Self.unlimited) { stack in
+            let admin = try await stack.login()
+            let mallory = try #require(
+                try await stack.enroll(id: "mallory-1", operatorToken: admin)["access_token"] as? String)
+            let victim = try #require(
+                try await stack.enroll(id: "victim-2", operatorToken: admin)["access_token"] as? String)
+            let now = Date().timeIntervalSince1970
+
+            // Naming the victim in the body changes nothing: the device is the token's sub.
+            let impersonation =
+                #"[{"bn":"urn:dev:id:victim-2/","bt":\#(now),"n":"temp","v":1,"device_id":"victim-2","sub":"victim-2"}]"#
+            let posted = try await stack.post(impersonation, token: mallory)
+            #expect(posted.status == .ok)
+            #expect(try await stack.storedCount(device: "victim-2") == 0)
+            #expect(try await stack.storedCount(device: "mallory-1") == 1)
+
+            // Mallory spends the victim's next Idempotency-Key first; the victim's post is still stored.
+            let key = "batch-000001"
+            let first = try await stack.post(AttackBodies.validPack(), token: mallory, idempotencyKey: key)
+            #expect(String(buffer: first.body) == #"{"accepted":3}"#)
+            let victimPost = try await stack.post(AttackBodies.validPack(), token: victim, idempotencyKey: key)
+            #expect(String(buffer: victimPost.body) == #"{"accepted":3}"#)
+            let repeated = try await stack.post(AttackBodies.validPack(), token: victim, idempotencyKey: key)
+            #expect(String(buffer: repeated.body) == #"{"accepted":0,"duplicate":true}"#)
+            #expect(try await stack.storedCount(device: "victim-2") == 3)
+            #expect(try await stack.storedCount(device: "mallory-1") == 4)
+        }
+    }
+
     // MARK: the table
 
     static func attacks() throws -> [Attack] {
