@@ -126,6 +126,40 @@ struct PayloadAttackTests {
         }
     }
 
+    #if canImport(Glibc)
+        @Test("chunked bodies without Content-Length are held to the same limits")
+        func chunkedBodies() async throws {
+            let bomb = try AttackBodies.zeroBomb(inflatedBytes: 64 << 20, algorithm: .zlib)
+            try await TestStack.run(ingest: Self.unlimited) { stack in
+                let admin = try await stack.login()
+                let token = try #require(
+                    try await stack.enroll(id: Self.device, operatorToken: admin)["access_token"] as? String)
+                let port = try #require(stack.ingest.port)
+                func head(_ encoding: String?) -> String {
+                    "POST /v1/telemetry HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+                        + "Content-Type: application/senml+json"
+                        + (encoding.map { "\r\nContent-Encoding: \($0)" } ?? "")
+                }
+
+                let valid = try await AttackRawHTTP.chunkedPost(
+                    port: port, head: head("deflate"), body: try AttackBodies.zlib(AttackBodies.validPack()))
+                #expect(valid.status == 200, "chunked valid post: \(valid.head)")
+
+                let large = try await AttackRawHTTP.chunkedPost(
+                    port: port, head: head(nil), body: ByteBuffer(repeating: UInt8(ascii: " "), count: 2 << 20))
+                #expect(large.status == 413, "chunked 2 MiB: \(large.head)")
+                #expect(large.body.contains(#""code":"payload_too_large""#))
+
+                let bombed = try await AttackRawHTTP.chunkedPost(port: port, head: head("deflate"), body: bomb)
+                #expect(bombed.status == 413, "chunked bomb: \(bombed.head)")
+                #expect(bombed.body.contains(#""code":"inflated_too_large""#))
+
+                #expect(try await stack.telemetryRows() == 3)
+                #expect(try await stack.post(AttackBodies.validPack(), token: token).status == .ok)
+            }
+        }
+    #endif
+
     // MARK: the table
 
     static func attacks() throws -> [Attack] {

@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+    import Foundation
+    import Glibc
+    import NIOCore
+
+    /// Linux only (Glibc sockets), like `make test`.
+    /// A bare HTTP/1.1 exchange over a blocking socket, for what the test client cannot send: a
+    /// chunked body with no `Content-Length`. One request, `Connection: close`, answer read to EOF.
+    enum AttackRawHTTP {
+        struct Answer {
+            let status: Int
+            let head: String
+            let body: String
+        }
+
+        struct Failure: Error, CustomStringConvertible {
+            let description: String
+        }
+
+        /// Sends `head` (request line and headers, without the blank line) and `body` in chunks of
+        /// `chunkSize` as `Transfer-Encoding: chunked`, then reads the answer. The server may answer
+        /// and close before the body is sent; the rest of the body is then dropped.
+        static func chunkedPost(port: Int, head: String, body: ByteBuffer, chunkSize: Int = 64 << 10) async throws
+            -> Answer
+        {
+            try await Task.detached {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                guard fd >= 0 else { throw Failure(description: "socket() failed") }
+                defer { close(fd) }
+                var timeout = timeval(tv_sec: 15, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                guard connected == 0 else { throw Failure(description: "connect() failed") }
+
+                /// False once the server has closed its side (it answered early).
+                func transmit(_ bytes: [UInt8]) -> Bool {
+                    var offset = 0
+                    while offset < bytes.count {
+                        // MSG_NOSIGNAL: a closed peer is an answer here, not a SIGPIPE.
+                        let sent = bytes[offset...].withUnsafeBytes {
+                            send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                        }
+                        if sent <= 0 { return false }
+                        offset += sent
+                    }
+                    return true
+                }
+                var open = transmit(Array((head + "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").utf8))
+                var rest = body
+                while open, rest.readableBytes > 0 {
+                    let chunk = rest.readBytes(length: min(chunkSize, rest.readableBytes))!
+                    open = transmit(Array(String(chunk.count, radix: 16).utf8) + [13, 10] + chunk + [13, 10])
+                }
+                if open { _ = transmit(Array("0\r\n\r\n".utf8)) }
+
+                var answer = [UInt8]()
+                var buffer = [UInt8](repeating: 0, count: 16 << 10)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    if count <= 0 { break }
+                    answer += buffer[0..<count]
+                }
+                let text = String(decoding: answer, as: UTF8.self)
+                guard let split = text.range(of: "\r\n\r\n") else {
+                    throw Failure(description: "no HTTP answer (\(answer.count) bytes)")
+                }
+                let head = String(text[..<split.lowerBound])
+                let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+                return Answer(status: status, head: head, body: String(text[split.upperBound...]))
+            }.value
+        }
+    }
+#endif
