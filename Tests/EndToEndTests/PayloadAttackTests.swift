@@ -160,6 +160,65 @@ struct PayloadAttackTests {
         }
     #endif
 
+    /// Strings that break COPY text format, SQL or JSON if anything on the way is not escaped.
+    static let hostileStrings: [(name: String, text: String)] = [
+        ("tab", "a\tb"), ("newline", "a\nb"), ("carriage return", "a\rb"), ("backslash", "a\\b"),
+        ("trailing backslash", "ab\\"), ("COPY null marker", "\\N"), ("COPY end marker", "\\."),
+        ("row injection", "x\nvictim-3\t2026-01-01 00:00:00+00\tinjected\t\\N\t1\t\\N\t\\N\t\\N\t\\N"),
+        ("double quote", "say \"hi\""), ("SQL", "x'; DROP TABLE telemetry;--"), ("unicode", "température 🔥 \u{202E}"),
+        ("empty", ""), ("control characters", "\u{01}\u{1F}\u{7F}"), ("NUL", "a\u{0}b"),
+    ]
+
+    @Test("hostile string values and units are stored exactly as sent, or refused; nothing leaks to another device")
+    func hostileStrings() async throws {
+        try await TestStack.run(ingest: Self.unlimited) { stack in
+            let admin = try await stack.login()
+            let token = try #require(
+                try await stack.enroll(id: Self.device, operatorToken: admin)["access_token"] as? String)
+            _ = try await stack.enroll(id: "victim-3", operatorToken: admin)
+            let now = Date().timeIntervalSince1970
+            var sent: [String: String] = [:]
+            for (index, hostile) in Self.hostileStrings.enumerated() {
+                let name = "s\(index)"
+                let record: [String: Any] = ["n": name, "t": now, "vs": hostile.text, "u": hostile.text]
+                let pack = String(decoding: try JSONSerialization.data(withJSONObject: [record]), as: UTF8.self)
+                let response = try await stack.post(pack, token: token)
+                if response.status == .ok {
+                    sent[name] = hostile.text
+                } else {
+                    // Refusing is allowed (API.md: stored or rejected, never altered silently).
+                    #expect(TestStack.code(response) == "bad_payload", "\(hostile.name): \(response.status)")
+                }
+            }
+            #expect(try await stack.storedCount(device: "victim-3") == 0)
+            #expect(try await stack.storedCount(device: Self.device) == sent.count)
+
+            let read = try await stack.provisioning.execute(
+                uri: "/v1/devices/\(Self.device)/telemetry?limit=1000", method: .get,
+                headers: [.authorization: "Bearer \(admin)"])
+            #expect(read.status == .ok)
+            let records = try #require(
+                try JSONSerialization.jsonObject(with: Data(read.body.readableBytesView)) as? [[String: Any]])
+            for record in records {
+                let name = try #require(record["n"] as? String)
+                let expected = try #require(sent[name])
+                let label = Self.hostileStrings[Int(name.dropFirst())!].name
+                let check = {
+                    #expect(record["vs"] as? String == expected, "\(label): vs altered")
+                    #expect(record["u"] as? String == expected, "\(label): unit altered")
+                }
+                if label == "NUL" {
+                    // Bug (reported, /tmp/attack-bugs.txt, BUG 3): CopyTextEncoder drops NUL bytes,
+                    // so "a\0b" is stored as "ab" and answered 200.
+                    withKnownIssue("NUL silently dropped from strings") { check() }
+                } else {
+                    check()
+                }
+            }
+            #expect(records.count == sent.count)
+        }
+    }
+
     // MARK: the table
 
     static func attacks() throws -> [Attack] {
