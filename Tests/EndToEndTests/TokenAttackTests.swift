@@ -248,6 +248,23 @@ struct TokenAttackTests {
         }
     }
 
+    @Test("a token in the verified-token cache expires on time (60 s leeway)")
+    func cachedTokenExpires() async throws {
+        try await Self.frozenStack { stack, clock in
+            let admin = try await stack.login()
+            let token = try #require(
+                try await stack.enroll(id: "cached-1", operatorToken: admin)["access_token"] as? String)
+            #expect(try await stack.post(AttackBodies.validPack(), token: token).status == .ok)  // cached
+            clock.advance(by: 3600 + 59)  // exp + 59 s: inside the leeway
+            #expect(try await stack.post(AttackBodies.validPack(), token: token).status == .ok)
+            clock.advance(by: 2)  // exp + 61 s
+            Self.expectRejected(
+                try await stack.post(AttackBodies.validPack(), token: token), status: .unauthorized,
+                code: "token_expired", "cached token past exp")
+            #expect(try await stack.storedCount(device: "cached-1") == 6)
+        }
+    }
+
     @Test("a token minted between two revocations stays dead when the device is re-credentialed again")
     func revokedTwice() async throws {
         try await Self.frozenStack { stack, clock in
