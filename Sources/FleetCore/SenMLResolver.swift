@@ -106,6 +106,10 @@ public struct SenMLResolver: Sendable {
                 throw FleetError(.badPayload, "record \(index): no value (v, vs, vb, vd) and no sum (s)")
             }
             let unit = record.unit ?? baseUnit
+            // PostgreSQL text cannot hold U+0000; refusing beats storing something else than was sent.
+            if unit?.utf8.contains(0) == true || record.stringValue?.utf8.contains(0) == true {
+                throw FleetError(.badPayload, "record \(index): strings may not contain U+0000")
+            }
             if let unit, unit.utf8.count > 64 {
                 throw FleetError(.badPayload, "record \(index): unit longer than 64 bytes")
             }

@@ -74,25 +74,35 @@ public struct DeviceRepository: Sendable {
         let fleets = requests.map(\.fleet)
         let labels = requests.map(\.labelsJSON)
         let hashes = requests.map { ByteBuffer(bytes: $0.refreshTokenHash) }
-        let cutoff = Int64(now.timeIntervalSince1970.rounded(.up))
+        let cutoff = Int64(now.timeIntervalSince1970.rounded(.down)) + 1
         return try await client.withTransaction(logger: logger) { connection in
             var created = Set<String>()
+            // An id of a deleted device starts past the old device's cut-off (and past now), so no
+            // token the old device held can pass, even one minted within this same second.
             let rows = try await connection.query(
                 """
                 WITH input AS (
                     SELECT * FROM unnest(\(ids)::text[], \(fleets)::text[], \(labels)::text[]) AS t(id, fleet, labels)
                 ), gone AS (
-                    DELETE FROM device_tombstones WHERE id IN (SELECT id FROM input) RETURNING id
+                    DELETE FROM device_tombstones WHERE id IN (SELECT id FROM input) RETURNING id, revoked_before
                 )
                 INSERT INTO devices (id, fleet, labels, created_at, revoked_before)
                 SELECT input.id, input.fleet, input.labels::jsonb, \(now),
-                       CASE WHEN gone.id IS NULL THEN 0 ELSE \(cutoff) END
+                       CASE WHEN gone.id IS NULL THEN 0 ELSE GREATEST(\(cutoff), gone.revoked_before) END
                 FROM input LEFT JOIN gone ON gone.id = input.id
-                ON CONFLICT (id) DO NOTHING RETURNING id
+                ON CONFLICT (id) DO NOTHING RETURNING id, revoked_before
                 """,
                 logger: logger
             )
-            for try await id in rows.decode(String.self) { created.insert(id) }
+            var reused: [(String, Int64)] = []
+            for try await (id, revokedBefore) in rows.decode((String, Int64).self) {
+                created.insert(id)
+                if revokedBefore > 0 { reused.append((id, revokedBefore)) }
+            }
+            // Ingest nodes still hold the deleted device as disabled: tell them it is back.
+            for (id, revokedBefore) in reused {
+                try await notify(device: id, disabled: false, cutoff: revokedBefore, on: connection)
+            }
             let keep = requests.indices.filter { created.contains(requests[$0].id) }
             if !keep.isEmpty {
                 try await connection.query(
@@ -139,13 +149,20 @@ public struct DeviceRepository: Sendable {
 
     /// Revokes the device and all its refresh tokens and tells every ingest node. False when unknown.
     public func revoke(id: String, now: Date) async throws -> Bool {
-        let cutoff = Int64(now.timeIntervalSince1970.rounded(.up))
+        let now = Int64(now.timeIntervalSince1970.rounded(.down)) + 1
         return try await client.withTransaction(logger: logger) { connection in
+            // Past now and past the previous cut-off: tokens are dated no earlier than the cut-off
+            // (TokenIssuer), so a second revocation within one second must still move it forward.
             let rows = try await connection.query(
-                "UPDATE devices SET status = 'revoked', revoked_before = \(cutoff) WHERE id = \(id) RETURNING id",
+                """
+                UPDATE devices SET status = 'revoked', revoked_before = GREATEST(\(now), revoked_before + 1)
+                WHERE id = \(id) RETURNING revoked_before
+                """,
                 logger: logger
-            ).collect()
-            guard !rows.isEmpty else { return false }
+            )
+            var cutoff: Int64?
+            for try await value in rows.decode(Int64.self) { cutoff = value }
+            guard let cutoff else { return false }
             try await connection.query(
                 "UPDATE refresh_tokens SET revoked = true WHERE device_id = \(id)", logger: logger)
             try await notify(device: id, disabled: true, cutoff: cutoff, on: connection)
@@ -177,13 +194,17 @@ public struct DeviceRepository: Sendable {
     /// Deletes the device and its credentials (and its telemetry with `purge`). False when unknown.
     public func delete(id: String, purge: Bool, now: Date) async throws -> Bool {
         try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query("DELETE FROM devices WHERE id = \(id) RETURNING id", logger: logger)
-                .collect()
-            guard !rows.isEmpty else { return false }
+            let rows = try await connection.query(
+                "DELETE FROM devices WHERE id = \(id) RETURNING revoked_before", logger: logger
+            )
+            var previous: Int64?
+            for try await value in rows.decode(Int64.self) { previous = value }
+            guard let previous else { return false }
+            let cutoff = max(Int64(now.timeIntervalSince1970.rounded(.down)) + 1, previous + 1)
             try await connection.query(
                 """
-                INSERT INTO device_tombstones (id, deleted_at) VALUES (\(id), \(now))
-                ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at
+                INSERT INTO device_tombstones (id, deleted_at, revoked_before) VALUES (\(id), \(now), \(cutoff))
+                ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at, revoked_before = excluded.revoked_before
                 """,
                 logger: logger
             )
