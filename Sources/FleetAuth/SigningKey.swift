@@ -51,4 +51,3 @@ public enum KeyID {
         return Base64URL.encode((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 }
-
