@@ -45,6 +45,23 @@ def met(ok):
     return "yes" if ok else "**no**"
 
 
+def usage(values, name, wall, service, service_cpu):
+    """"ingest 1.10 cores, wrk 0.45, machine 1.98 of 2 busy": who had the CPU during a run."""
+    parts = []
+    if service_cpu is not None:
+        parts.append(f"{service} {service_cpu / wall:.2f} cores")
+    pg = num(values.get(f"{name}_pg_cpu_s"))
+    if pg is not None:
+        parts.append(f"PostgreSQL {pg / wall:.2f}")
+    wrk = js(values, f"{name}_wrk_json")
+    if wrk:
+        parts.append(f"wrk {(wrk['user_s'] + wrk['sys_s']) / wall:.2f}")
+    busy = num(values.get(f"{name}_machine_busy_cores"))
+    if busy is not None:
+        parts.append(f"machine {busy:.2f} of {values.get('nproc', '?')} busy")
+    return ", ".join(parts)
+
+
 def build(values):
     rows = []  # (benchmark, figure, target, met)
 
@@ -73,7 +90,7 @@ def build(values):
         bad = token["status_errors"] + token["connect_errors"] + token["read_errors"] + token["timeouts"]
         row("provisioning: access tokens issued (POST /v1/token, wrk -t2 -c32, a new refresh token each)",
             f"{fmt(per_s)} tokens/s; p50 {fmt(token['p50_us'] / 1000, 1)} ms, p99 {fmt(token['p99_us'] / 1000, 1)} ms; "
-            f"{bad} non-2xx/errors; provisioning used {fmt(cores, 2)} cores")
+            f"{bad} non-2xx/errors; {usage(values, 'token', wall, 'provisioning', cpu)}")
         if cores and sign:
             per_core = per_s / cores
             ratio = per_core / sign
@@ -94,9 +111,9 @@ def build(values):
         committed_per_s = rows_committed / wall if rows_committed is not None else None
         bad = run["status_errors"] + run["connect_errors"] + run["read_errors"] + run["timeouts"]
         cores = num(values.get(f"{name}_ingest_cpu_s"))
+        who = usage(values, name, wall, "ingest", cores)
         detail = (f"{fmt(ok_requests / wall)} req/s 2xx, p50 {fmt(run['p50_us'] / 1000, 2)} ms, "
-                  f"p99 {fmt(run['p99_us'] / 1000, 2)} ms, {bad} non-2xx/errors, "
-                  f"ingest {fmt(cores / wall if cores is not None else None, 2)} cores")
+                  f"p99 {fmt(run['p99_us'] / 1000, 2)} ms, {bad} non-2xx/errors; {who}")
         if batch == 100:
             row("ingest: batch 100, 64 connections — committed records/s (rows counted in PostgreSQL)",
                 f"{fmt(committed_per_s)} records/s ({detail})", "≥ 150 000",
@@ -108,7 +125,7 @@ def build(values):
         else:
             row("ingest: batch 1, 64 connections — req/s (2xx)",
                 f"{fmt(ok_requests / wall)} req/s ({fmt(committed_per_s)} records/s committed; "
-                f"{bad} non-2xx/errors)", "≥ 15 000", ok_requests / wall >= 15_000)
+                f"{bad} non-2xx/errors; {who})", "≥ 15 000", ok_requests / wall >= 15_000)
             row("ingest: batch 1, 64 connections — p99 latency",
                 f"{fmt(run['p99_us'] / 1000, 2)} ms (p50 {fmt(run['p50_us'] / 1000, 2)} ms)", "< 20 ms",
                 run["p99_us"] / 1000 < 20)
@@ -117,7 +134,9 @@ def build(values):
         wall = single["duration_us"] / 1e6
         row("ingest: 1 connection, batch 10 — p50 latency",
             f"{fmt(single['p50_us'] / 1000, 3)} ms (p99 {fmt(single['p99_us'] / 1000, 2)} ms, "
-            f"{fmt(single['requests'] / wall)} req/s)", "< 1 ms", single["p50_us"] / 1000 < 1)
+            f"{fmt(single['requests'] / wall)} req/s; "
+            f"{usage(values, 'single10', wall, 'ingest', num(values.get('single10_ingest_cpu_s')))})",
+            "< 1 ms", single["p50_us"] / 1000 < 1)
     hwm = num(values.get("ingest_vmhwm_kb"))
     row("ingest: peak RSS (VmHWM, process lifetime up to the end of the load runs)",
         f"{fmt(hwm / 1024 if hwm else None, 1)} MiB", "< 250 MiB", None if hwm is None else hwm / 1024 < 250)

@@ -39,6 +39,25 @@ mkdir -p "$BENCH_DIR"
 put() { printf '%s=%s\n' "$1" "$2" >>"$RESULTS"; }
 json_get() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
 benchjson() { sed -n 's/^BENCHJSON //p' "$1" | tail -1; }
+# CPU of the PostgreSQL backends serving the bench database, plus the WAL writer: a snapshot of
+# "pid ticks" lines before and after a run; a backend that appeared during the run counts whole.
+pg_snapshot() {
+  local pid t
+  for pid in $(psql_admin -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB' OR backend_type = 'walwriter'"); do
+    t=$(cpu_ticks "$pid" 2>/dev/null) && echo "$pid $t"
+  done
+}
+pg_cpu_s() {  # before-file after-file -> seconds
+  awk -v t="$TICK" 'FNR == NR { before[$1] = $2; next } { sum += $2 - ($1 in before ? before[$1] : 0) }
+    END { printf "%.2f", sum / t }' "$1" "$2"
+}
+timedjson() { sed -n 's/^TIMEDJSON //p' "$1" | tail -1; }
+# Busy and total jiffies of the whole machine (all CPUs), for "how busy was the machine".
+machine_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+busy_share() {  # "busy0 total0" "busy1 total1" -> busy cores (busy share × nproc)
+  awk -v a="$1" -v b="$2" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    printf "%.2f", (y[1] - x[1]) / (y[2] - x[2]) * n }'
+}
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 now_ns() { date +%s%N; }
@@ -184,12 +203,19 @@ chmod 600 "$BENCH_DIR"/*.ndjson "$BENCH_DIR/refresh-tokens.txt"
 # ---------------------------------------------------------------------------------------------
 step "provisioning: POST /v1/token for ${TOKEN_SECONDS} s (wrk -t2 -c32, a different refresh token per request)"
 cpu0=$(cpu_ticks "$PROV_PID")
+pg_snapshot >"$BENCH_DIR/pg-before.txt"
+m0=$(machine_jiffies)
 TOKENS_FILE="$BENCH_DIR/refresh-tokens.txt" WRK_THREADS=2 timeout $((TOKEN_SECONDS + 60)) \
+  python3 bench/tool.py timed --pid-file "$BENCH_DIR/wrk.pid" -- \
   wrk -t2 -c32 -d"${TOKEN_SECONDS}s" --latency -s bench/token.lua "http://127.0.0.1:$PPORT" >"$BENCH_DIR/wrk-token.txt"
 cpu1=$(cpu_ticks "$PROV_PID")
-j=$(benchjson "$BENCH_DIR/wrk-token.txt")
+m1=$(machine_jiffies)
+pg_snapshot >"$BENCH_DIR/pg-after.txt"
+put token_pg_cpu_s "$(pg_cpu_s "$BENCH_DIR/pg-before.txt" "$BENCH_DIR/pg-after.txt")"
 put token_pool "$token_pool"
-put token_json "$j"
+put token_json "$(benchjson "$BENCH_DIR/wrk-token.txt")"
+put token_wrk_json "$(timedjson "$BENCH_DIR/wrk-token.txt")"
+put token_machine_busy_cores "$(busy_share "$m0" "$m1")"
 put token_cpu_s "$(awk -v a="$cpu0" -v b="$cpu1" -v t="$TICK" 'BEGIN { printf "%.2f", (b - a) / t }')"
 
 # ---------------------------------------------------------------------------------------------
@@ -212,14 +238,22 @@ load_run() {  # name batch threads connections seconds
   psql_bench -c "TRUNCATE telemetry" >/dev/null
   psql_bench -c "CHECKPOINT" >/dev/null || log "CHECKPOINT failed or took over 120 s; going on"
   sleep 1
-  local before after c0 c1
+  local before after c0 c1 m0 m1
   before=$(telemetry_rows)
   c0=$(cpu_ticks "$INGEST_PID")
+  pg_snapshot >"$BENCH_DIR/pg-before.txt"
+  m0=$(machine_jiffies)
   step "ingest: $name — batch $batch, wrk -t$threads -c$conns -d${seconds}s"
   PAIRS_FILE="$BENCH_DIR/pairs-$batch.bin" WRK_THREADS=$threads timeout $((seconds + 60)) \
+    python3 bench/tool.py timed --pid-file "$BENCH_DIR/wrk.pid" -- \
     wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s bench/telemetry.lua "http://127.0.0.1:$IPORT" \
     >"$BENCH_DIR/wrk-$name.txt"
   c1=$(cpu_ticks "$INGEST_PID")
+  m1=$(machine_jiffies)
+  pg_snapshot >"$BENCH_DIR/pg-after.txt"
+  put "${name}_pg_cpu_s" "$(pg_cpu_s "$BENCH_DIR/pg-before.txt" "$BENCH_DIR/pg-after.txt")"
+  put "${name}_wrk_json" "$(timedjson "$BENCH_DIR/wrk-$name.txt")"
+  put "${name}_machine_busy_cores" "$(busy_share "$m0" "$m1")"
   sleep 1  # let answers in flight when wrk stopped commit; they count as committed too
   after=$(telemetry_rows)
   put "${name}_json" "$(benchjson "$BENCH_DIR/wrk-$name.txt")"
@@ -296,12 +330,12 @@ pids+=("$!")
 wait_ready "http://127.0.0.1:$NPORT/healthz" 10
 cp "$BENCH_DIR/sim-credentials.ndjson" "$BENCH_DIR/sim-run-credentials.ndjson"
 rm -f "$BENCH_DIR/sim-report.json"
-timeout $((SIM_SECONDS + 90)) python3 bench/tool.py timed --pid-file "$BENCH_DIR/sim.pid" -- \
-  taskset -c 0 "$BIN/fleetgate-simulator" run --credentials "$BENCH_DIR/sim-run-credentials.ndjson" \
+python3 bench/tool.py timed --pid-file "$BENCH_DIR/sim.pid" -- \
+  timeout -k 5 $((SIM_SECONDS + 90)) taskset -c 0 "$BIN/fleetgate-simulator" run --credentials "$BENCH_DIR/sim-run-credentials.ndjson" \
   --devices "$SIM_DEVICES" --rate 25000 --records-per-batch 1 --duration "${SIM_SECONDS}s" --connections 64 \
   --encoding deflate --provisioning-url "http://127.0.0.1:$NPORT" --ingest-url "http://127.0.0.1:$NPORT" \
   --quiet --report "$BENCH_DIR/sim-report.json" >"$BENCH_DIR/sim.txt" 2>&1 || true
-put sim_json "$(benchjson "$BENCH_DIR/sim.txt")"
+put sim_json "$(timedjson "$BENCH_DIR/sim.txt")"
 if [ -s "$BENCH_DIR/sim-report.json" ]; then
   put sim_report "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$BENCH_DIR/sim-report.json")"
 fi

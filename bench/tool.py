@@ -172,7 +172,7 @@ def timed(args):
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.monotonic() - start
     code = os.waitstatus_to_exitcode(status)
-    print("BENCHJSON " + json.dumps({"wall_s": round(wall, 3), "user_s": usage.ru_utime,
+    print("TIMEDJSON " + json.dumps({"wall_s": round(wall, 3), "user_s": usage.ru_utime,
                                      "sys_s": usage.ru_stime, "exit": code, "maxrss_kb": usage.ru_maxrss}))
 
 
