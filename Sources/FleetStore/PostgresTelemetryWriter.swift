@@ -21,15 +21,24 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         public var rowBudget: Int
         /// Most rows waiting; beyond it posts are refused with 503.
         public var maxQueuedRows: Int
+        /// Longest a transaction may take before its connection is closed and its requests are
+        /// answered 503. A backend killed while a statement is on the wire can leave the statement
+        /// waiting forever (seen with `pg_terminate_backend` in the writer tests); without this
+        /// bound the requests of that transaction would never be answered.
+        public var transactionTimeout: Duration
 
-        public init(connections: Int = 4, rowBudget: Int = 20_000, maxQueuedRows: Int = 200_000) {
+        public init(
+            connections: Int = 4, rowBudget: Int = 20_000, maxQueuedRows: Int = 200_000,
+            transactionTimeout: Duration = .seconds(30)
+        ) {
             self.connections = connections
             self.rowBudget = rowBudget
             self.maxQueuedRows = maxQueuedRows
+            self.transactionTimeout = transactionTimeout
         }
     }
 
-    private struct Pending {
+    private struct Pending: Sendable {
         let batch: TelemetryBatch
         let continuation: CheckedContinuation<WriteOutcome, any Error>
     }
@@ -152,17 +161,14 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
     private func commit(_ take: [Pending]) async {
         let started = ContinuousClock.now
         // Within one transaction the first batch with a (device, key) claims it; later ones are repeats.
-        var seen = Set<IdempotencyKey>()
-        var repeatsInTake = Set<Int>()
-        for (index, pending) in take.enumerated() {
-            guard let key = pending.batch.idempotencyKey else { continue }
-            if !seen.insert(IdempotencyKey(device: pending.batch.deviceID, key: key)).inserted {
-                repeatsInTake.insert(index)
-            }
-        }
+        let (seen, repeatsInTake) = Self.keys(of: take)
         do {
-            let claimed = try await client.withConnection { connection in
-                try await self.transaction(take, repeatsInTake: repeatsInTake, keys: seen, on: connection)
+            let claimed = try await TransactionDeadline.run(configuration.transactionTimeout, logger: logger) {
+                deadline in
+                try await self.client.withConnection { connection in
+                    deadline.attach(connection)
+                    return try await self.transaction(take, repeatsInTake: repeatsInTake, keys: seen, on: connection)
+                }
             }
             var rows = 0
             for (index, pending) in take.enumerated() {
@@ -197,7 +203,20 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         metrics.queueDepth.record(queuedRows)
     }
 
-    struct IdempotencyKey: Hashable {
+    /// The distinct (device, key) pairs of a take, and the indexes of batches repeating an earlier one.
+    private static func keys(of take: [Pending]) -> (Set<IdempotencyKey>, Set<Int>) {
+        var seen = Set<IdempotencyKey>()
+        var repeatsInTake = Set<Int>()
+        for (index, pending) in take.enumerated() {
+            guard let key = pending.batch.idempotencyKey else { continue }
+            if !seen.insert(IdempotencyKey(device: pending.batch.deviceID, key: key)).inserted {
+                repeatsInTake.insert(index)
+            }
+        }
+        return (seen, repeatsInTake)
+    }
+
+    struct IdempotencyKey: Hashable, Sendable {
         let device: String
         let key: String
     }

@@ -48,7 +48,8 @@ public func buildIngestApplication(
         client: client,
         configuration: .init(
             connections: configuration.writerConnections, rowBudget: configuration.writerRowBudget,
-            maxQueuedRows: configuration.writerMaxQueuedRows
+            maxQueuedRows: configuration.writerMaxQueuedRows,
+            transactionTimeout: .seconds(configuration.writerTransactionTimeoutSeconds)
         ),
         metrics: WriterMetrics(factory: factory), logger: logger
     )
@@ -66,13 +67,15 @@ public func buildIngestApplication(
         bodyReader: BodyReader(
             compressedLimit: configuration.maxCompressedBytes, inflatedLimit: configuration.maxInflatedBytes),
         resolver: SenMLResolver(limits: configuration.limits),
-        writer: writer, lastSeen: lastSeen, clock: clock, metrics: metrics
+        writer: writer, lastSeen: lastSeen, clock: clock, inFlight: InFlightLimit(limit: configuration.maxInFlight),
+        metrics: metrics
     )
 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLoggerMiddleware())
+    router.add(middleware: RejectionMetricsMiddleware(metrics: metrics))
     HealthRoutes {
         let database = (try? await client.query("SELECT 1", logger: logger)) != nil
         return ["database": database, "keys": jwks.isLoaded]

@@ -40,7 +40,7 @@ struct IngestMetrics: Sendable {
         revocationsApplied = Counter(label: "fleetgate_revocations_applied_total", dimensions: [], factory: factory)
     }
 
-    func rejected(_ error: FleetError) {
-        rejected[error.code.rawValue]?.increment()
+    func rejected(_ code: FleetError.Code) {
+        rejected[code.rawValue]?.increment()
     }
 }

@@ -15,6 +15,7 @@ public final class JWKSSource: Service {
     private struct State {
         var keys = PublicKeySet(JWKSDocument(keys: []))
         var lastUnknownKidRefresh: ContinuousClock.Instant?
+        var lastSuccess: ContinuousClock.Instant?
         var loaded = false
     }
 
@@ -44,12 +45,23 @@ public final class JWKSSource: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                // Retry quickly until the first load succeeds, then settle into the refresh interval.
-                let interval = self.isLoaded ? self.refreshInterval : .seconds(1)
-                try? await Task.sleep(for: interval)
+                // Retry every second until the first load succeeds, then refresh `refreshInterval`
+                // after the last success, whoever made it (start-up, an unknown kid): the service
+                // may start before the start-up load, and must not fetch again right after it.
+                let wait = self.dueIn().map { max($0, .milliseconds(100)) } ?? .seconds(1)
+                try? await Task.sleep(for: wait)
                 if Task.isCancelled { return }
+                if let due = self.dueIn(), due > .zero { continue }
                 await self.refresh()
             }
+        }
+    }
+
+    /// Time until the next periodic refresh is due; nil while no key set was ever loaded.
+    private func dueIn() -> Duration? {
+        state.withLock { state in
+            guard let last = state.lastSuccess else { return nil }
+            return refreshInterval - (ContinuousClock.now - last)
         }
     }
 
@@ -77,6 +89,7 @@ public final class JWKSSource: Service {
             state.withLock {
                 $0.keys = keys
                 $0.loaded = true
+                $0.lastSuccess = ContinuousClock.now
             }
             onRefresh(true)
             return true

@@ -19,7 +19,7 @@ struct TelemetryRoute: Sendable {
     let writer: any TelemetryWriting
     let lastSeen: LastSeenRecorder?
     let clock: any WallClock
-    let metrics: IngestMetrics
+    let inFlight: InFlightLimit
 
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
 
@@ -27,14 +27,14 @@ struct TelemetryRoute: Sendable {
         router.post("/v1/telemetry", use: handle)
     }
 
-    @Sendable func handle(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        do {
-            return try await ingest(request)
-        } catch {
-            metrics.rejected(error)
-            throw error
-        }
+    /// Errors are counted by `RejectionMetricsMiddleware`, with every other error of the service.
+    @Sendable func handle(_ request: Request, context: BasicRequestContext) async throws(FleetError) -> Response {
+        try inFlight.enter()
+        defer { inFlight.leave() }
+        return try await ingest(request)
     }
+
+    let metrics: IngestMetrics
 
     func ingest(_ request: Request) async throws(FleetError) -> Response {
         let claims = try await authenticator.authenticate(authorization: request.headers[values: .authorization])
