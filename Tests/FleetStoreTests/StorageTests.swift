@@ -1,0 +1,116 @@
+import FleetCore
+import FleetStore
+import FleetTestSupport
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Testing
+
+@Suite("COPY encoding and partitions")
+struct StorageTests {
+    static func escaped(_ text: String) -> String {
+        var buffer = ByteBuffer()
+        CopyTextEncoder.appendEscaped(text, to: &buffer)
+        return String(buffer: buffer)
+    }
+
+    static func timestamp(_ seconds: Double) -> String {
+        var buffer = ByteBuffer()
+        CopyTextEncoder.appendTimestamp(seconds, to: &buffer)
+        return String(buffer: buffer)
+    }
+
+    @Test("backslash, tab, newline and carriage return are escaped for COPY text")
+    func escaping() {
+        #expect(Self.escaped("plain/name:1") == "plain/name:1")
+        #expect(Self.escaped("a\tb") == "a\\tb")
+        #expect(Self.escaped("a\nb") == "a\\nb")
+        #expect(Self.escaped("a\rb") == "a\\rb")
+        #expect(Self.escaped("a\\b") == "a\\\\b")
+        #expect(Self.escaped("\\N") == "\\\\N")
+        #expect(Self.escaped("°C") == "°C")
+    }
+
+    @Test("timestamps are written as UTC with microseconds")
+    func timestamps() {
+        #expect(Self.timestamp(0) == "1970-01-01 00:00:00.000000+00")
+        #expect(Self.timestamp(951_782_400.5) == "2000-02-29 00:00:00.500000+00")
+        #expect(Self.timestamp(1_764_400_000.123456) == "2025-11-29 07:06:40.123456+00")
+        #expect(Self.timestamp(-0.5) == "1969-12-31 23:59:59.500000+00")
+        #expect(Self.timestamp(4_107_542_400) == "2100-03-01 00:00:00.000000+00")
+    }
+
+    @Test("awkward strings and times round-trip through COPY into PostgreSQL unchanged")
+    func roundTrip() async throws {
+        let now = (Date().timeIntervalSince1970 * 1_000_000).rounded() / 1_000_000
+        let nasty = "tab\there\nnew line\\back\\slash\rCR \\N end"
+        let batch = TelemetryBatch(
+            deviceID: "rt-1", idempotencyKey: nil,
+            records: [
+                ResolvedRecord(name: "s", unit: "u\tnit", time: now, value: .string(nasty), sum: nil),
+                ResolvedRecord(name: "n", unit: nil, time: now + 0.000001, value: .number(0.1 + 0.2), sum: 1e-300),
+                ResolvedRecord(name: "b", unit: nil, time: now, value: .bool(true), sum: nil),
+                ResolvedRecord(name: "d", unit: nil, time: now, value: .data("AAEC"), sum: nil),
+            ])
+        try await WriterHarness.run { harness, _ in
+            #expect(try await harness.writer.write(batch) == .stored(4))
+            let rows = try await harness.client.query(
+                """
+                SELECT name, unit, value, string_value, bool_value, data_value, sum,
+                       (extract(epoch from time) * 1000000)::int8 FROM telemetry ORDER BY name
+                """,
+                logger: TestDatabase.logger
+            ).collect()
+            var byName: [String: PostgresRow] = [:]
+            for row in rows { byName[try row.decode(String.self, context: .default)] = row }
+            typealias Row = (String, String?, Double?, String?, Bool?, String?, Double?, Int64)
+            let s = try #require(byName["s"]).decode(Row.self)
+            #expect(s.1 == "u\tnit")
+            #expect(s.3 == nasty)
+            #expect(s.7 == Int64((now * 1_000_000).rounded()))
+            let n = try #require(byName["n"]).decode(Row.self)
+            #expect(n.2 == 0.1 + 0.2)
+            #expect(n.6 == 1e-300)
+            #expect(n.7 == Int64((now * 1_000_000).rounded()) + 1)
+            let b = try #require(byName["b"]).decode(Row.self)
+            #expect(b.4 == true)
+            let d = try #require(byName["d"]).decode(Row.self)
+            let data: String? = d.5
+            #expect(data == "AAEC")
+        }
+    }
+
+    @Test("partitions are created ahead and those past retention dropped")
+    func partitions() async throws {
+        let url = try await TestDatabase.create()
+        try await withDatabase(url: url, logger: TestDatabase.logger) { client in
+            try await client.query(
+                "CREATE TABLE telemetry_20000101 PARTITION OF telemetry FOR VALUES FROM ('2000-01-01') TO ('2000-01-02')",
+                logger: TestDatabase.logger)
+            let maintainer = PartitionMaintainer(
+                client: client, retentionDays: 30, daysAhead: 3, logger: TestDatabase.logger)
+            let now = Date(timeIntervalSince1970: 1_764_400_000)  // 2025-11-29
+            // A partition 40 days old (past retention) and one 20 days old (kept).
+            for day in ["20251020", "20251109"] {
+                let from = "\(day.prefix(4))-\(day.dropFirst(4).prefix(2))-\(day.suffix(2))"
+                try await client.query(
+                    PostgresQuery(
+                        unsafeSQL:
+                            "CREATE TABLE telemetry_\(day) PARTITION OF telemetry FOR VALUES FROM ('\(from)') TO ('\(from)'::date + 1)"
+                    ),
+                    logger: TestDatabase.logger)
+            }
+            #expect(try await maintainer.maintain(now: now))
+        }
+        func exists(_ name: String) async throws -> Bool {
+            try await TestDatabase.scalar(url, "SELECT count(*)::int8 FROM pg_class WHERE relname = '\(name)'") == 1
+        }
+        #expect(try await exists("telemetry_20251129"))
+        #expect(try await exists("telemetry_20251202"))  // 3 days ahead
+        #expect(try await exists("telemetry_20251121"))  // 8 days back
+        #expect(try await exists("telemetry_20251109"))
+        #expect(try await !exists("telemetry_20251020"))
+        #expect(try await !exists("telemetry_20000101"))
+    }
+}
