@@ -149,6 +149,7 @@ else
 fi
 put loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 put quick "$QUICK"
+put ports "provisioning :$PPORT, ingest :$IPORT, nginx :$NPORT"
 
 step "set-up: starting provisioning (:$PPORT) and ingest (:$IPORT)"
 "$BIN/fleetgate-provisioning" serve --http-port "$PPORT" --database-url "$DATABASE_URL" \
@@ -291,10 +292,16 @@ profile() {  # name pid wrk-args...
   wrk "$@" >/dev/null &
   local wrk_pid=$!
   sleep 1
-  timeout 30 perf record -F 999 -p "$pid" -o "$BENCH_DIR/perf-$name.data" -- sleep 5 >/dev/null 2>&1 || true
+  timeout 30 perf record -F 999 -g -p "$pid" -o "$BENCH_DIR/perf-$name.data" -- sleep 5 >/dev/null 2>&1 || true
   wait "$wrk_pid" || true
-  perf report -i "$BENCH_DIR/perf-$name.data" --no-children --sort dso,symbol --percent-limit 1 --stdio 2>/dev/null |
-    grep -E "^ +[0-9.]+%" | swift demangle --simplified | cut -c1-200 | head -40 >"$BENCH_DIR/perf-$name.txt" || true
+  {
+    echo "# self time (flat)"
+    perf report -i "$BENCH_DIR/perf-$name.data" --no-children --sort dso,symbol --percent-limit 1 --stdio \
+      -g none 2>/dev/null | grep -E "^ +[0-9.]+%" | head -40
+    echo "# inclusive time (children), frame-pointer call chains"
+    perf report -i "$BENCH_DIR/perf-$name.data" --children --sort symbol --percent-limit 3 --stdio \
+      -g none 2>/dev/null | grep -E "^ +[0-9.]+%" | head -60
+  } | swift demangle --simplified | cut -c1-220 >"$BENCH_DIR/perf-$name.txt" || true
   log "profile of $name: $BENCH_DIR/perf-$name.txt"
 }
 if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
