@@ -17,6 +17,12 @@ bench:  ## benchmark suite (bench/run.sh): one table, appended to BENCHMARKS.md;
 fuzz:  ## libFuzzer targets (Fuzz/run.sh, plain swiftc into .build-fuzz/): each runs FUZZ_SECONDS (default 60)
 	@Fuzz/run.sh
 
+.PHONY: reliability
+reliability:  ## fault and overload tests (reliability/run.sh, own PostgreSQL on 54339, ports 28080/28081; ~6 min; not in `make test`), then `make fuzz`
+	@rc=0; reliability/run.sh || rc=$$?; \
+	if grep -q '^fuzz:' Makefile; then $(MAKE) --no-print-directory fuzz || rc=1; fi; \
+	exit $$rc
+
 stop:  ## stop the local PostgreSQL cluster
 	@scripts/pg-stop.sh
 
