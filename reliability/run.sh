@@ -244,5 +244,14 @@ for s in $SCENARIOS; do
     fail=1
   fi
 done
-[ "$fail" = 0 ] && log "every scenario: lost = 0, duplicated = 0" || log "FAILED: see above"
+# Rotation: no post may be refused because of it (401), in the run or in the burst after it.
+if [[ " $SCENARIOS " == *" 4 "* ]]; then
+  s401=$(sed -n 's/^s4\.s401=//p' "$REL_DIR/results.txt")
+  burst=$(sed -n 's/^s4\.burst_answers=//p' "$REL_DIR/results.txt")
+  if [ "${s401:-x}" != 0 ] || [ "$burst" != '{"200":32}' ]; then
+    echo "scenario 4: posts refused around the key rotation: 401s in the run ${s401:-?}, burst $burst" >&2
+    fail=1
+  fi
+fi
+[ "$fail" = 0 ] && log "every scenario: lost = 0, duplicated = 0, no 401 from rotation" || log "FAILED: see above"
 exit "$fail"
