@@ -1,0 +1,104 @@
+// libFuzzer target: the hand-written SenML parser against the Foundation reference decoder
+// (differential), then the resolver on whatever both accept. Built by Fuzz/run.sh.
+//
+// The reference verdict is SenMLReferenceDecoder's AND JSONSerialization's: JSONDecoder never looks
+// inside values it is not asked for (invalid UTF-8, `-01` or a bad escape in an ignored field pass),
+// where the parser, rightly, checks the whole text as RFC 8259 JSON; JSONSerialization does too.
+// Both Foundation readers accept a trailing comma (`[1,]`, `{"n":"x",}`), which RFC 8259 does not.
+import FleetCore
+import Foundation
+
+func outcome(_ body: () throws(FleetError) -> [SenMLRecord]) -> Result<[SenMLRecord], FleetError> {
+    do {
+        return .success(try body())
+    } catch {
+        return .failure(error)
+    }
+}
+
+/// JSONDecoder refuses `0e5` (zero, then an exponent without a sign), valid RFC 8259 JSON that it
+/// reads fine as `0e+5`; the reference gets the sign added. Found by `make fuzz`.
+func zeroExponentSigned(_ bytes: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var inString = false
+    var index = 0
+    while index < bytes.count {
+        let byte = bytes[index]
+        out.append(byte)
+        index += 1
+        if inString {
+            if byte == UInt8(ascii: "\\"), index < bytes.count {
+                out.append(bytes[index])
+                index += 1
+            } else if byte == UInt8(ascii: "\"") {
+                inString = false
+            }
+        } else if byte == UInt8(ascii: "\"") {
+            inString = true
+        } else if byte == UInt8(ascii: "0"), index + 1 < bytes.count,
+            bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E"),
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + 1]),
+            index < 2 || !"0123456789.eE+".utf8.contains(bytes[index - 2])
+        {
+            out.append(bytes[index])
+            out.append(UInt8(ascii: "+"))
+            index += 1
+        }
+    }
+    return out
+}
+
+/// A `,` right before `]` or `}` (JSON whitespace between), outside strings.
+func hasTrailingComma(_ bytes: [UInt8]) -> Bool {
+    var inString = false
+    var index = 0
+    while index < bytes.count {
+        let byte = bytes[index]
+        index += 1
+        if inString {
+            if byte == UInt8(ascii: "\\") {
+                index += 1
+            } else if byte == UInt8(ascii: "\"") {
+                inString = false
+            }
+        } else if byte == UInt8(ascii: "\"") {
+            inString = true
+        } else if byte == UInt8(ascii: ",") {
+            var next = index
+            while next < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[next]) { next += 1 }
+            if next < bytes.count, bytes[next] == UInt8(ascii: "]") || bytes[next] == UInt8(ascii: "}") { return true }
+        }
+    }
+    return false
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = [UInt8](UnsafeBufferPointer(start: data, count: size))
+    let fast = outcome { () throws(FleetError) in try SenMLParser().parse(bytes) }
+    let reference = outcome { () throws(FleetError) in
+        guard !hasTrailingComma(bytes), (try? JSONSerialization.jsonObject(with: Data(bytes))) != nil else {
+            throw FleetError(.badPayload, "not RFC 8259 JSON")
+        }
+        return try SenMLReferenceDecoder().decode(zeroExponentSigned(bytes))
+    }
+    switch (fast, reference) {
+    case (.success(let a), .success(let b)):
+        guard a == b else { fatalError("parser and reference disagree on the records:\n\(a)\n\(b)") }
+        // Resolution must answer (records or a contract error), never crash.
+        do {
+            let resolved = try SenMLResolver().resolve(a, now: 1_764_400_000)
+            guard resolved.count == a.count else { fatalError("resolver dropped records") }
+        } catch {
+            guard [.badPayload, .badTimestamp, .tooManyRecords].contains(error.code) else {
+                fatalError("resolver threw \(error)")
+            }
+        }
+    case (.failure(let a), .failure(let b)):
+        guard a.code == .badPayload, b.code == .badPayload else { fatalError("unexpected codes \(a) / \(b)") }
+    default:
+        fatalError("parser \(fast) but reference \(reference)")
+    }
+    return 0
+}
