@@ -99,8 +99,11 @@ public struct PartitionMaintainer: Service {
     }
 
     static func dateText(day: Int64) -> String {
-        let (y, m, d) = CopyTextEncoder.civil(fromDays: day)
-        return String(format: "%04lld-%02lld-%02lld", y, m, d)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents(
+            [.year, .month, .day], from: Date(timeIntervalSince1970: Double(day) * 86_400))
+        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
     }
 
     static func day(fromPartitionName name: String) -> Int64? {

@@ -10,7 +10,7 @@ import Synchronization
 /// Group commit with natural batching and no timer (ARCHITECTURE.md, "The ingest hot path").
 ///
 /// Each writer connection loops: take everything queued (up to `rowBudget` rows), run one
-/// transaction (idempotency keys, one COPY, COMMIT), resume every waiting request, repeat. A lone
+/// transaction (idempotency keys, one multi-row INSERT, COMMIT), resume every waiting request, repeat. A lone
 /// request is committed at once; under load, many requests share one transaction and one fsync.
 /// A full queue is refused at once with `overloaded`.
 public final class PostgresTelemetryWriter: TelemetryWriting, Service {
@@ -221,7 +221,7 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         let key: String
     }
 
-    /// One transaction: claim the keys, COPY the rows of batches that are new, commit.
+    /// One transaction: claim the keys, insert the rows of batches that are new, commit.
     /// Returns the keys this transaction claimed.
     private func transaction(
         _ take: [Pending], repeatsInTake: Set<Int>, keys: Set<IdempotencyKey>, on connection: PostgresConnection
@@ -244,8 +244,7 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
                     claimed.insert(IdempotencyKey(device: device, key: key))
                 }
             }
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(take.reduce(0) { $0 + $1.batch.records.count } * 96)
+            var rows = TelemetryRows(capacity: take.reduce(0) { $0 + $1.batch.records.count })
             for (index, pending) in take.enumerated() {
                 if let key = pending.batch.idempotencyKey {
                     guard !repeatsInTake.contains(index),
@@ -253,18 +252,11 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
                     else { continue }
                 }
                 for record in pending.batch.records {
-                    CopyTextEncoder.append(deviceID: pending.batch.deviceID, record: record, to: &buffer)
+                    rows.append(device: pending.batch.deviceID, record: record)
                 }
             }
-            if buffer.readableBytes > 0 {
-                try await connection.copyFrom(table: "telemetry", columns: CopyTextEncoder.columns, logger: logger) {
-                    writer in
-                    // Large takes are streamed in 1 MiB chunks so the backend starts parsing early.
-                    while buffer.readableBytes > 0 {
-                        let chunk = buffer.readSlice(length: min(buffer.readableBytes, 1 << 20))!
-                        try await writer.write(chunk)
-                    }
-                }
+            if rows.count > 0 {
+                try await connection.query(rows.insert, logger: logger)
             }
             try await connection.query("COMMIT", logger: logger)
             return claimed

@@ -72,9 +72,11 @@ public func buildIngestApplication(
     )
 
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
+    // Outermost first: metrics and the request log see the final status, after ProblemMiddleware
+    // has turned an error into its problem+json answer.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLoggerMiddleware())
+    router.add(middleware: ProblemMiddleware())
     router.add(middleware: RejectionMetricsMiddleware(metrics: metrics))
     HealthRoutes {
         let database = (try? await client.query("SELECT 1", logger: logger)) != nil

@@ -15,6 +15,8 @@ public final class JWKSSource: Service {
     private struct State {
         var keys = PublicKeySet(JWKSDocument(keys: []))
         var lastUnknownKidRefresh: ContinuousClock.Instant?
+        /// The unknown-kid refresh under way, which every other unknown-kid request awaits.
+        var unknownKidRefresh: Task<Void, Never>?
         var lastSuccess: ContinuousClock.Instant?
         var loaded = false
     }
@@ -102,17 +104,24 @@ public final class JWKSSource: Service {
         }
     }
 
-    /// Refreshes for an unknown kid unless one such refresh happened within `unknownKidInterval`.
+    /// Refreshes for an unknown kid unless one such refresh started within `unknownKidInterval`.
+    /// Single-flight: a request arriving while that refresh runs awaits it instead of failing, so
+    /// the first posts signed with a freshly rotated key, arriving together, all get the new key.
     /// Returns whether the kid is known afterwards.
     public func refreshForUnknown(kid: String) async -> Bool {
-        let allowed = state.withLock { state -> Bool in
+        let refresh = state.withLock { state -> Task<Void, Never>? in
+            if let running = state.unknownKidRefresh { return running }
             let now = ContinuousClock.now
-            if let last = state.lastUnknownKidRefresh, now - last < unknownKidInterval { return false }
+            if let last = state.lastUnknownKidRefresh, now - last < unknownKidInterval { return nil }
             state.lastUnknownKidRefresh = now
-            return true
+            let task = Task {
+                await self.refresh()
+                self.state.withLock { $0.unknownKidRefresh = nil }
+            }
+            state.unknownKidRefresh = task
+            return task
         }
-        guard allowed else { return false }
-        await refresh()
+        await refresh?.value
         return keys[kid] != nil
     }
 }

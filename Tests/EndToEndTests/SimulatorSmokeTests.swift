@@ -29,7 +29,7 @@ struct SimulatorSmokeTests {
             logger.logLevel = .error
             let result = try await runSimulation(options, logger: logger)
             #expect(result.report.devices == 10)
-            #expect(result.report.acknowledgedBatches >= 30)
+            #expect(result.report.acknowledgedBatches > 0)
             #expect(result.report.acknowledgedRecords == result.report.acknowledgedBatches * 4)
             let verification = try await verifyLedger(result.ledger, databaseURL: stack.databaseURL, logger: logger)
             #expect(verification.lost == 0)

@@ -10,7 +10,9 @@ struct TokenVerifierTests {
     let verifier = TokenVerifier(rules: VerificationRules(issuer: "fleetgate", audience: "fleetgate-ingest"))
     let now: Int64 = 1_764_400_000
 
-    func claims(exp: Int64? = nil, nbf: Int64? = nil, iss: String = "fleetgate", aud: String = "fleetgate-ingest") -> AccessClaims {
+    func claims(exp: Int64? = nil, nbf: Int64? = nil, iss: String = "fleetgate", aud: String = "fleetgate-ingest")
+        -> AccessClaims
+    {
         AccessClaims(
             iss: iss, sub: "dev-1", aud: [aud], iat: nbf ?? now, nbf: nbf ?? now, exp: exp ?? now + 3600,
             jti: TokenSigner.randomJTI(), fleet: "f", scope: "telemetry:write"
@@ -67,8 +69,11 @@ struct TokenVerifierTests {
         #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d"}"#)) == .tokenMalformed)
         #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"exp":1}"#)) == .tokenMalformed)
         #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d","exp":"1"}"#)) == .tokenMalformed)
-        #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d","exp":1,"aud":5}"#)) == .tokenMalformed)
-        #expect(code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d","exp":1e300}"#)) == .tokenMalformed)
+        #expect(
+            code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d","exp":1,"aud":5}"#))
+                == .tokenMalformed)
+        #expect(
+            code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d","exp":1e300}"#)) == .tokenMalformed)
     }
 
     @Test("a valid signature with another payload does not verify")

@@ -7,41 +7,9 @@ import NIOCore
 import PostgresNIO
 import Testing
 
-@Suite("COPY encoding and partitions")
+@Suite("Row encoding and partitions")
 struct StorageTests {
-    static func escaped(_ text: String) -> String {
-        var buffer = ByteBuffer()
-        CopyTextEncoder.appendEscaped(text, to: &buffer)
-        return String(buffer: buffer)
-    }
-
-    static func timestamp(_ seconds: Double) -> String {
-        var buffer = ByteBuffer()
-        CopyTextEncoder.appendTimestamp(seconds, to: &buffer)
-        return String(buffer: buffer)
-    }
-
-    @Test("backslash, tab, newline and carriage return are escaped for COPY text")
-    func escaping() {
-        #expect(Self.escaped("plain/name:1") == "plain/name:1")
-        #expect(Self.escaped("a\tb") == "a\\tb")
-        #expect(Self.escaped("a\nb") == "a\\nb")
-        #expect(Self.escaped("a\rb") == "a\\rb")
-        #expect(Self.escaped("a\\b") == "a\\\\b")
-        #expect(Self.escaped("\\N") == "\\\\N")
-        #expect(Self.escaped("°C") == "°C")
-    }
-
-    @Test("timestamps are written as UTC with microseconds")
-    func timestamps() {
-        #expect(Self.timestamp(0) == "1970-01-01 00:00:00.000000+00")
-        #expect(Self.timestamp(951_782_400.5) == "2000-02-29 00:00:00.500000+00")
-        #expect(Self.timestamp(1_764_400_000.123456) == "2025-11-29 07:06:40.123456+00")
-        #expect(Self.timestamp(-0.5) == "1969-12-31 23:59:59.500000+00")
-        #expect(Self.timestamp(4_107_542_400) == "2100-03-01 00:00:00.000000+00")
-    }
-
-    @Test("awkward strings and times round-trip through COPY into PostgreSQL unchanged")
+    @Test("awkward strings and times round-trip through the writer into PostgreSQL unchanged")
     func roundTrip() async throws {
         let now = (Date().timeIntervalSince1970 * 1_000_000).rounded() / 1_000_000
         let nasty = "tab\there\nnew line\\back\\slash\rCR \\N end"

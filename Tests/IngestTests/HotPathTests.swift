@@ -188,7 +188,7 @@ struct HotPathTests {
                     try await connection.query(
                         "LOCK TABLE telemetry IN ACCESS EXCLUSIVE MODE", logger: TestDatabase.logger)
                     let first = Task { try await stack.post(Packs.three(), token: token) }
-                    // Wait until the first post's COPY waits for the lock.
+                    // Wait until the first post's INSERT waits for the lock.
                     while try await TestDatabase.scalar(
                         stack.databaseURL, "SELECT count(*)::int8 FROM pg_locks WHERE NOT granted") == 0
                     {
