@@ -10,10 +10,11 @@ mkdir -p "$DATA"
 if [ ! -f "$PG_DATA/PG_VERSION" ]; then
   log "creating PostgreSQL cluster in $PG_DATA (port $PG_PORT)"
   mkdir -p "$PG_DATA" "$PG_RUN"
-  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PG_DATA" "$PG_RUN"
-  # The postgres user must be able to reach the data directory through every parent.
-  if ! as_pg test -x "$DATA"; then
-    echo "the postgres user cannot reach $DATA; make its parents world-searchable (chmod o+x)" >&2
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PG_DATA" "$PG_RUN" "${PG_HOME:-$PG_DATA}"
+  # The postgres user must be able to reach the data directory through every parent (env.sh
+  # moves the cluster when it cannot reach the checkout).
+  if ! as_pg test -x "$PG_DATA"; then
+    echo "the postgres user cannot reach $PG_DATA; make its parents world-searchable (chmod o+x)" >&2
     exit 1
   fi
   as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
