@@ -10,25 +10,35 @@ public enum Base64URL {
     }
 
     /// Decodes strictly; nil for any character outside the URL-safe alphabet or an impossible length.
+    /// Leftover bits of the last character are ignored, as Foundation's decoder does. Table-driven:
+    /// it runs on every uncached token (three parts) and every JWKS key.
     public static func decode(_ text: Substring) -> [UInt8]? {
         let utf8 = text.utf8
         guard utf8.count % 4 != 1 else { return nil }
-        var standard = [UInt8]()
-        standard.reserveCapacity(utf8.count + 3)
+        var out = [UInt8]()
+        out.reserveCapacity(utf8.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
         for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"):
-                standard.append(byte)
-            case UInt8(ascii: "-"): standard.append(UInt8(ascii: "+"))
-            case UInt8(ascii: "_"): standard.append(UInt8(ascii: "/"))
-            default: return nil
+            let value = decodeTable[Int(byte)]
+            guard value != 0xFF else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
             }
         }
-        while standard.count % 4 != 0 { standard.append(UInt8(ascii: "=")) }
-        guard let data = Data(base64Encoded: Data(standard)) else { return nil }
-        return [UInt8](data)
+        return out
     }
+
+    /// 6-bit value of each byte in the base64url alphabet (RFC 4648 Table 2), 0xFF elsewhere.
+    private static let decodeTable: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        for (value, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(value) }
+        return table
+    }()
 
     public static func decode(_ text: String) -> [UInt8]? { decode(Substring(text)) }
 }

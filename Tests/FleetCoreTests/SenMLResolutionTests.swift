@@ -143,3 +143,20 @@ struct FleetErrorTests {
         }
     }
 }
+
+@Suite("base64url decoder against Foundation")
+struct Base64URLReferenceTests {
+    @Test("decodes every random well-formed input exactly as Foundation does")
+    func differential() {
+        var generator = SplitMix64(seed: 9)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        for _ in 0..<2000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            let text = String((0..<length).map { _ in alphabet[Int.random(in: 0..<64, using: &generator)] })
+            var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while standard.count % 4 != 0 { standard += "=" }
+            let reference = Data(base64Encoded: standard).map { [UInt8]($0) }
+            #expect(Base64URL.decode(text) == reference, "\(text)")
+        }
+    }
+}

@@ -1,0 +1,215 @@
+/// A JSON value (RFC 8259), for the small, flat documents of a JWT header and claims set.
+public enum JSONValue: Sendable, Equatable {
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case object([String: JSONValue])
+}
+
+/// A strict, allocation-light JSON reader for JWT headers and claims.
+///
+/// Why not `JSONDecoder`: two decoder passes cost about 18 µs per token here, more than the RS256
+/// check itself, and the contract sets uncached verification against OpenSSL's verify rate
+/// (BENCHMARKS.md). Strict RFC 8259: no trailing commas, no leading zeros, valid UTF-8, nesting
+/// at most `maxDepth`; a repeated key keeps its first value, as `JSONDecoder` does.
+public enum JSONObjectReader {
+    static let maxDepth = 32
+
+    /// Parses a JSON text that must be an object; nil when it is not valid JSON or not an object.
+    public static func object(_ bytes: [UInt8]) -> [String: JSONValue]? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var scanner = Scanner(bytes: buffer)
+            guard case .object(let object)? = scanner.value(depth: 0), scanner.atEnd() else { return nil }
+            return object
+        }
+    }
+
+    struct Scanner {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var index = 0
+
+        mutating func peek() -> UInt8? {
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return bytes[index]
+                }
+            }
+            return nil
+        }
+
+        mutating func atEnd() -> Bool { peek() == nil }
+
+        mutating func value(depth: Int) -> JSONValue? {
+            guard depth <= JSONObjectReader.maxDepth, let byte = peek() else { return nil }
+            switch byte {
+            case UInt8(ascii: "{"):
+                index += 1
+                var object: [String: JSONValue] = [:]
+                if peek() == UInt8(ascii: "}") {
+                    index += 1
+                    return .object(object)
+                }
+                while true {
+                    guard peek() == UInt8(ascii: "\""), let key = string(), peek() == UInt8(ascii: ":") else {
+                        return nil
+                    }
+                    index += 1
+                    guard let item = value(depth: depth + 1) else { return nil }
+                    if object[key] == nil { object[key] = item }
+                    switch peek() {
+                    case UInt8(ascii: ","): index += 1
+                    case UInt8(ascii: "}"):
+                        index += 1
+                        return .object(object)
+                    default: return nil
+                    }
+                }
+            case UInt8(ascii: "["):
+                index += 1
+                var array: [JSONValue] = []
+                if peek() == UInt8(ascii: "]") {
+                    index += 1
+                    return .array(array)
+                }
+                while true {
+                    guard let item = value(depth: depth + 1) else { return nil }
+                    array.append(item)
+                    switch peek() {
+                    case UInt8(ascii: ","): index += 1
+                    case UInt8(ascii: "]"):
+                        index += 1
+                        return .array(array)
+                    default: return nil
+                    }
+                }
+            case UInt8(ascii: "\""):
+                return string().map(JSONValue.string)
+            case UInt8(ascii: "t"):
+                return literal("true") ? .bool(true) : nil
+            case UInt8(ascii: "f"):
+                return literal("false") ? .bool(false) : nil
+            case UInt8(ascii: "n"):
+                return literal("null") ? .null : nil
+            default:
+                return number().map(JSONValue.number)
+            }
+        }
+
+        mutating func literal(_ word: StaticString) -> Bool {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= bytes.count else { return false }
+            for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { return false }
+            index += count
+            return true
+        }
+
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+        /// RFC 8259 §6 number; nil when malformed or not finite as a Double.
+        mutating func number() -> Double? {
+            let start = index
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, isDigit(bytes[index]) else { return nil }
+            if bytes[index] == UInt8(ascii: "0") {
+                index += 1
+            } else {
+                while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                guard index < bytes.count, isDigit(bytes[index]) else { return nil }
+                while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
+                guard index < bytes.count, isDigit(bytes[index]) else { return nil }
+                while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            }
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            guard let value = Double(text), value.isFinite else { return nil }
+            return value
+        }
+
+        /// A string at `index` (the opening quote); nil when malformed or not valid UTF-8.
+        mutating func string() -> String? {
+            index += 1
+            let start = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                    index += 1
+                    return text
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                guard byte >= 0x20 else { return nil }
+                index += 1
+            }
+            var out = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<index]))
+            while index < bytes.count {
+                let byte = bytes[index]
+                index += 1
+                switch byte {
+                case UInt8(ascii: "\""):
+                    return String(validating: out, as: UTF8.self)
+                case UInt8(ascii: "\\"):
+                    guard index < bytes.count else { return nil }
+                    let escape = bytes[index]
+                    index += 1
+                    switch escape {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
+                    case UInt8(ascii: "b"): out.append(0x08)
+                    case UInt8(ascii: "f"): out.append(0x0C)
+                    case UInt8(ascii: "n"): out.append(0x0A)
+                    case UInt8(ascii: "r"): out.append(0x0D)
+                    case UInt8(ascii: "t"): out.append(0x09)
+                    case UInt8(ascii: "u"):
+                        guard var code = hex4() else { return nil }
+                        if (0xD800...0xDBFF).contains(code) {
+                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                                bytes[index + 1] == UInt8(ascii: "u")
+                            else { return nil }
+                            index += 2
+                            guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        } else if (0xDC00...0xDFFF).contains(code) {
+                            return nil
+                        }
+                        guard let scalar = Unicode.Scalar(code) else { return nil }
+                        out.append(contentsOf: String(Character(scalar)).utf8)
+                    default:
+                        return nil
+                    }
+                default:
+                    guard byte >= 0x20 else { return nil }
+                    out.append(byte)
+                }
+            }
+            return nil
+        }
+
+        mutating func hex4() -> UInt32? {
+            guard index + 4 <= bytes.count else { return nil }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                index += 1
+                let digit: UInt32
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+                default: return nil
+                }
+                value = value << 4 | digit
+            }
+            return value
+        }
+    }
+}
