@@ -221,48 +221,25 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         let key: String
     }
 
-    /// One transaction: claim the keys, insert the rows of batches that are new, commit.
-    /// Returns the keys this transaction claimed.
+    /// One transaction as one statement: claim the keys and insert the rows of batches that are
+    /// new, atomically (a single statement commits or rolls back whole, with no BEGIN/COMMIT round
+    /// trips). Rows carry their batch's key ('' for none); a keyed row goes in only when this
+    /// statement claimed its key. Returns the keys this transaction claimed.
     private func transaction(
         _ take: [Pending], repeatsInTake: Set<Int>, keys: Set<IdempotencyKey>, on connection: PostgresConnection
     ) async throws -> Set<IdempotencyKey> {
-        try await connection.query("BEGIN", logger: logger)
-        do {
-            var claimed = Set<IdempotencyKey>()
-            if !keys.isEmpty {
-                let devices = keys.map(\.device)
-                let values = keys.map(\.key)
-                let rows = try await connection.query(
-                    """
-                    INSERT INTO idempotency_keys (device_id, key)
-                    SELECT * FROM unnest(\(devices)::text[], \(values)::text[])
-                    ON CONFLICT DO NOTHING RETURNING device_id, key
-                    """,
-                    logger: logger
-                )
-                for try await (device, key) in rows.decode((String, String).self) {
-                    claimed.insert(IdempotencyKey(device: device, key: key))
-                }
+        var rows = TelemetryRows(capacity: take.reduce(0) { $0 + $1.batch.records.count })
+        for (index, pending) in take.enumerated() where !repeatsInTake.contains(index) {
+            for record in pending.batch.records {
+                rows.append(device: pending.batch.deviceID, key: pending.batch.idempotencyKey, record: record)
             }
-            var rows = TelemetryRows(capacity: take.reduce(0) { $0 + $1.batch.records.count })
-            for (index, pending) in take.enumerated() {
-                if let key = pending.batch.idempotencyKey {
-                    guard !repeatsInTake.contains(index),
-                        claimed.contains(IdempotencyKey(device: pending.batch.deviceID, key: key))
-                    else { continue }
-                }
-                for record in pending.batch.records {
-                    rows.append(device: pending.batch.deviceID, record: record)
-                }
-            }
-            if rows.count > 0 {
-                try await connection.query(rows.insert, logger: logger)
-            }
-            try await connection.query("COMMIT", logger: logger)
-            return claimed
-        } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
-            throw error
         }
+        var claimed = Set<IdempotencyKey>()
+        guard rows.count > 0 || !keys.isEmpty else { return claimed }
+        let result = try await connection.query(rows.insert(claiming: Array(keys)), logger: logger)
+        for try await (device, key) in result.decode((String, String).self) {
+            claimed.insert(IdempotencyKey(device: device, key: key))
+        }
+        return claimed
     }
 }

@@ -12,6 +12,8 @@ import PostgresNIO
 struct TelemetryRows {
     private(set) var count = 0
     private var devices: [String] = []
+    /// The row's batch Idempotency-Key, '' for none (a real key has 1–64 characters).
+    private var keys: [String] = []
     /// Microseconds since the Unix epoch, rounded to nearest: exact where a Date would truncate.
     private var micros: [Int64] = []
     private var names: [String] = []
@@ -27,6 +29,7 @@ struct TelemetryRows {
 
     init(capacity: Int) {
         devices.reserveCapacity(capacity)
+        keys.reserveCapacity(capacity)
         micros.reserveCapacity(capacity)
         names.reserveCapacity(capacity)
         hasUnit.reserveCapacity(capacity)
@@ -39,9 +42,10 @@ struct TelemetryRows {
         sums.reserveCapacity(capacity)
     }
 
-    mutating func append(device: String, record: ResolvedRecord) {
+    mutating func append(device: String, key: String?, record: ResolvedRecord) {
         count += 1
         devices.append(device)
+        keys.append(key ?? "")
         micros.append(Int64((record.time * 1_000_000).rounded()))
         names.append(record.name)
         hasUnit.append(record.unit != nil)
@@ -74,15 +78,30 @@ struct TelemetryRows {
         sums.append(record.sum ?? 0)
     }
 
-    /// The statement; the arrays travel as bound parameters in PostgreSQL's binary format.
-    var insert: PostgresQuery {
-        """
-        INSERT INTO telemetry (device_id, time, name, unit, value, string_value, bool_value, data_value, sum)
-        SELECT d, timestamptz 'epoch' + t * interval '1 microsecond', n, CASE WHEN hu THEN u END, CASE WHEN k = 0 THEN v END, CASE WHEN k = 1 THEN x END,
-               CASE WHEN k = 2 THEN b END, CASE WHEN k = 3 THEN x END, CASE WHEN hs THEN s END
-        FROM unnest(\(devices)::text[], \(micros)::int8[], \(names)::text[], \(hasUnit)::bool[],
-                    \(units)::text[], \(kinds)::int2[], \(numbers)::float8[], \(texts)::text[], \(bools)::bool[],
-                    \(hasSum)::bool[], \(sums)::float8[]) AS r(d, t, n, hu, u, k, v, x, b, hs, s)
-        """
+    /// The statement: claims `claiming` in `idempotency_keys` (ON CONFLICT DO NOTHING, so a key
+    /// another transaction holds is not claimed) and inserts every unkeyed row and every row whose
+    /// key it claimed; answers the claimed keys. The arrays travel as bound parameters in
+    /// PostgreSQL's binary format.
+    func insert(claiming: [PostgresTelemetryWriter.IdempotencyKey]) -> PostgresQuery {
+        let claimDevices = claiming.map(\.device)
+        let claimKeys = claiming.map(\.key)
+        return """
+            WITH claimed AS (
+                INSERT INTO idempotency_keys (device_id, key)
+                SELECT * FROM unnest(\(claimDevices)::text[], \(claimKeys)::text[])
+                ON CONFLICT DO NOTHING RETURNING device_id, key
+            ), stored AS (
+                INSERT INTO telemetry (device_id, time, name, unit, value, string_value, bool_value, data_value, sum)
+                SELECT d, timestamptz 'epoch' + t * interval '1 microsecond', n, CASE WHEN hu THEN u END,
+                       CASE WHEN k = 0 THEN v END, CASE WHEN k = 1 THEN x END, CASE WHEN k = 2 THEN b END,
+                       CASE WHEN k = 3 THEN x END, CASE WHEN hs THEN s END
+                FROM unnest(\(devices)::text[], \(keys)::text[], \(micros)::int8[], \(names)::text[],
+                            \(hasUnit)::bool[], \(units)::text[], \(kinds)::int2[], \(numbers)::float8[],
+                            \(texts)::text[], \(bools)::bool[], \(hasSum)::bool[], \(sums)::float8[])
+                     AS r(d, key, t, n, hu, u, k, v, x, b, hs, s)
+                WHERE r.key = '' OR (r.d, r.key) IN (SELECT device_id, key FROM claimed)
+            )
+            SELECT device_id, key FROM claimed
+            """
     }
 }
