@@ -13,20 +13,30 @@ public enum BearerToken {
         guard authorizationValues.count == 1 else {
             throw FleetError(.tokenMalformed, "exactly one Authorization header is allowed")
         }
-        let utf8 = value.utf8
-        let space = utf8.firstIndex(of: UInt8(ascii: " ")) ?? utf8.endIndex
-        guard isBearer(utf8[utf8.startIndex..<space]) else {
+        var utf8 = value
+        // Contiguous UTF-8 bytes (makeContiguousUTF8 is free for native strings): plain loops.
+        utf8.makeContiguousUTF8()
+        let token: String? =
+            utf8.utf8.withContiguousStorageIfAvailable { bytes in
+                guard let space = bytes.firstIndex(of: UInt8(ascii: " ")), isBearer(bytes[..<space]) else { return nil }
+                let rest = UnsafeBufferPointer(rebasing: bytes[(space + 1)...])
+                guard !rest.isEmpty, !rest.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+                else {
+                    return ""
+                }
+                return String(decoding: rest, as: UTF8.self)
+            } ?? nil
+        guard let token else {
             throw FleetError(.tokenMalformed, "the Authorization scheme must be Bearer")
         }
-        let token = space == utf8.endIndex ? utf8[space...] : utf8[utf8.index(after: space)...]
-        guard !token.isEmpty, !token.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) else {
+        guard !token.isEmpty else {
             throw FleetError(.tokenMalformed, "Authorization must be Bearer followed by one space and the token")
         }
-        return String(Substring(token))
+        return token
     }
 
     /// "bearer" in any case, byte by byte (ASCII letters only; `| 0x20` lowercases them).
-    private static func isBearer(_ scheme: Substring.UTF8View) -> Bool {
+    private static func isBearer(_ scheme: UnsafeBufferPointer<UInt8>.SubSequence) -> Bool {
         let expected: StaticString = "bearer"
         guard scheme.count == expected.utf8CodeUnitCount else { return false }
         var offset = 0

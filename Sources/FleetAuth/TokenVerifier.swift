@@ -47,7 +47,10 @@ public struct TokenVerifier: Sendable {
             throw FleetError(.tokenUnknownKey, "kid \"\(parsed.kid.prefix(64))\" is not in the key set")
         }
         let signature = _RSA.Signing.RSASignature(rawRepresentation: parsed.signature)
-        let digest = SHA256.hash(data: Array(parsed.signingInput.utf8))
+        // Hash the signing input in place (the token's bytes are contiguous after parsing).
+        let digest =
+            parsed.signingInput.utf8.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+            ?? SHA256.hash(data: Array(parsed.signingInput.utf8))
         guard key.isValidSignature(signature, for: digest, padding: .insecurePKCS1v1_5) else {
             throw FleetError(.tokenBadSignature, "signature does not verify")
         }

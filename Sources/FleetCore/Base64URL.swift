@@ -13,23 +13,39 @@ public enum Base64URL {
     /// Leftover bits of the last character are ignored, as Foundation's decoder does. Table-driven:
     /// it runs on every uncached token (three parts) and every JWKS key.
     public static func decode(_ text: Substring) -> [UInt8]? {
-        let utf8 = text.utf8
+        // Native strings hand out their bytes contiguously: a plain loop over a buffer pointer, no
+        // generic index walking.
+        if let decoded = text.utf8.withContiguousStorageIfAvailable({ decode(bytes: $0) }) { return decoded }
+        return decode(bytes: Array(text.utf8))
+    }
+
+    static func decode<Bytes: Collection<UInt8>>(bytes utf8: Bytes) -> [UInt8]? {
         guard utf8.count % 4 != 1 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(utf8.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in utf8 {
-            let value = decodeTable[Int(byte)]
-            guard value != 0xFF else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+        let capacity = utf8.count * 3 / 4
+        var valid = true
+        let out = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            var accumulator: UInt32 = 0
+            var bits = 0
+            var written = 0
+            decodeTable.withUnsafeBufferPointer { table in
+                for byte in utf8 {
+                    let value = table[Int(byte)]
+                    guard value != 0xFF else {
+                        valid = false
+                        return
+                    }
+                    accumulator = accumulator << 6 | UInt32(value)
+                    bits += 6
+                    if bits >= 8 {
+                        bits -= 8
+                        buffer[written] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                        written += 1
+                    }
+                }
             }
+            initialized = written
         }
-        return out
+        return valid ? out : nil
     }
 
     /// 6-bit value of each byte in the base64url alphabet (RFC 4648 Table 2), 0xFF elsewhere.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value (RFC 8259), for the small, flat documents of a JWT header and claims set.
 public enum JSONValue: Sendable, Equatable {
     case string(String)
@@ -131,8 +133,15 @@ public enum JSONObjectReader {
                 guard index < bytes.count, isDigit(bytes[index]) else { return nil }
                 while index < bytes.count, isDigit(bytes[index]) { index += 1 }
             }
-            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            guard let value = Double(text), value.isFinite else { return nil }
+            // The span was checked against the grammar and is followed by a delimiter (a number is
+            // never last in an object text), so strtod reads exactly it, with no String to allocate.
+            guard index < bytes.count else { return nil }
+            let value = bytes.baseAddress!.advanced(by: start).withMemoryRebound(
+                to: CChar.self, capacity: index - start + 1
+            ) {
+                strtod($0, nil)
+            }
+            guard value.isFinite else { return nil }
             return value
         }
 
