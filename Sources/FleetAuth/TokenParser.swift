@@ -46,7 +46,7 @@ public enum TokenParser {
         guard let signature = Base64URL.decode(parts[2]) else {
             throw FleetError(.tokenMalformed, "signature is not unpadded base64url")
         }
-        guard let headerObject = JSONObjectReader.object(headerBytes), let header = Header(headerObject) else {
+        guard let header = Header(headerBytes) else {
             throw FleetError(.tokenMalformed, "header is not a JSON object of the expected types")
         }
         guard header.alg == "RS256" else {
@@ -56,7 +56,7 @@ public enum TokenParser {
             throw FleetError(.tokenMalformed, "no critical header extension is understood (RFC 7515 §4.1.11)")
         }
         guard let kid = header.kid, !kid.isEmpty else { throw FleetError(.tokenUnknownKey, "header has no kid") }
-        guard let claimsObject = JSONObjectReader.object(payloadBytes), let raw = RawClaims(claimsObject) else {
+        guard let raw = RawClaims(payloadBytes) else {
             throw FleetError(.tokenMalformed, "claims are not a JSON object of RFC 7519 types with exp and sub")
         }
         // Every token names its subject; an empty one would pass the structure (found by `make fuzz`).
@@ -90,7 +90,8 @@ private struct Header {
     var kid: String?
     var hasCrit: Bool
 
-    init?(_ object: [String: JSONValue]) {
+    init?(_ bytes: [UInt8]) {
+        guard let object = FirstMembers(bytes, keys: ["alg", "kid", "typ", "crit"]) else { return nil }
         guard case .string(let alg)? = object["alg"] else { return nil }
         self.alg = alg
         guard let kid = optionalString(object["kid"]), optionalString(object["typ"]) != nil else { return nil }
@@ -116,7 +117,11 @@ private struct RawClaims {
     var scope: String?
     var role: String?
 
-    init?(_ object: [String: JSONValue]) {
+    init?(_ bytes: [UInt8]) {
+        guard
+            let object = FirstMembers(
+                bytes, keys: ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "fleet", "scope", "role"])
+        else { return nil }
         guard case .string(let sub)? = object["sub"], case .number(let exp)? = object["exp"],
             let iss = optionalString(object["iss"]), let jti = optionalString(object["jti"]),
             let fleet = optionalString(object["fleet"]), let scope = optionalString(object["scope"]),
@@ -145,6 +150,28 @@ private struct RawClaims {
             aud = values
         default: return nil
         }
+    }
+}
+
+/// The first value of each wanted key in a JSON object text (as `JSONDecoder` keeps the first of a
+/// repeated key); other members are checked as JSON and dropped. Nil when not a JSON object.
+private struct FirstMembers {
+    private var values: [JSONValue?]
+    private let keys: [String]
+
+    init?(_ bytes: [UInt8], keys: [String]) {
+        self.keys = keys
+        var values = [JSONValue?](repeating: nil, count: keys.count)
+        let valid = JSONObjectReader.forEachMember(bytes) { key, value in
+            if let slot = keys.firstIndex(of: key), values[slot] == nil { values[slot] = value }
+        }
+        guard valid else { return nil }
+        self.values = values
+    }
+
+    subscript(key: String) -> JSONValue? {
+        guard let slot = keys.firstIndex(of: key) else { return nil }
+        return values[slot]
     }
 }
 

@@ -28,6 +28,36 @@ public enum JSONObjectReader {
         }
     }
 
+    /// Calls `body` with each member of a JSON object text, in order, without building a dictionary
+    /// (the token path reads ten-odd fields per token). Returns false when the text is not valid
+    /// JSON or not an object; members seen before the error have been passed already.
+    public static func forEachMember(_ bytes: [UInt8], _ body: (String, JSONValue) -> Void) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            var scanner = Scanner(bytes: buffer)
+            guard scanner.peek() == UInt8(ascii: "{") else { return false }
+            scanner.index += 1
+            if scanner.peek() == UInt8(ascii: "}") {
+                scanner.index += 1
+                return scanner.atEnd()
+            }
+            while true {
+                guard scanner.peek() == UInt8(ascii: "\""), let key = scanner.string(),
+                    scanner.peek() == UInt8(ascii: ":")
+                else { return false }
+                scanner.index += 1
+                guard let item = scanner.value(depth: 1) else { return false }
+                body(key, item)
+                switch scanner.peek() {
+                case UInt8(ascii: ","): scanner.index += 1
+                case UInt8(ascii: "}"):
+                    scanner.index += 1
+                    return scanner.atEnd()
+                default: return false
+                }
+            }
+        }
+    }
+
     struct Scanner {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
