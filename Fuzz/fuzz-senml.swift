@@ -16,6 +16,58 @@ func outcome(_ body: () throws(FleetError) -> [SenMLRecord]) -> Result<[SenMLRec
     }
 }
 
+/// JSONDecoder refuses some negative zeros with a positive exponent (`-0.0e2`, `-0.0E+2`), valid
+/// RFC 8259 JSON whose value is -0.0; the reference gets `-0.0` instead. Found by `make fuzz`.
+func negativeZeroExponentDropped(_ bytes: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var inString = false
+    var index = 0
+    let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
+    while index < bytes.count {
+        let byte = bytes[index]
+        if inString {
+            out.append(byte)
+            index += 1
+            if byte == UInt8(ascii: "\\"), index < bytes.count {
+                out.append(bytes[index])
+                index += 1
+            } else if byte == UInt8(ascii: "\"") {
+                inString = false
+            }
+            continue
+        }
+        if byte == UInt8(ascii: "\"") {
+            inString = true
+        } else if byte == UInt8(ascii: "-"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "0"),
+            index == 0 || !(digits.contains(bytes[index - 1]) || "eE.".utf8.contains(bytes[index - 1]))
+        {
+            var end = index + 2
+            if end < bytes.count, bytes[end] == UInt8(ascii: ".") {
+                end += 1
+                while end < bytes.count, bytes[end] == UInt8(ascii: "0") { end += 1 }
+            }
+            let mantissaEnd = end
+            if end < bytes.count, bytes[end] == UInt8(ascii: "e") || bytes[end] == UInt8(ascii: "E") {
+                end += 1
+                if end < bytes.count, bytes[end] == UInt8(ascii: "+") || bytes[end] == UInt8(ascii: "-") { end += 1 }
+                let exponentStart = end
+                while end < bytes.count, digits.contains(bytes[end]) { end += 1 }
+                let nextIsNumberPart = end < bytes.count && (digits.contains(bytes[end]) || bytes[end] == UInt8(ascii: "."))
+                let zerosOnly = !(mantissaEnd < bytes.count && digits.contains(bytes[mantissaEnd]))
+                if end > exponentStart, !nextIsNumberPart, zerosOnly {
+                    out.append(contentsOf: Array("-0.0".utf8))
+                    index = end
+                    continue
+                }
+            }
+        }
+        out.append(byte)
+        index += 1
+    }
+    return out
+}
+
 /// JSONDecoder refuses `0e5` (zero, then an exponent without a sign), valid RFC 8259 JSON that it
 /// reads fine as `0e+5`; the reference gets the sign added. Found by `make fuzz`.
 func zeroExponentSigned(_ bytes: [UInt8]) -> [UInt8] {
@@ -81,7 +133,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         guard !hasTrailingComma(bytes), (try? JSONSerialization.jsonObject(with: Data(bytes))) != nil else {
             throw FleetError(.badPayload, "not RFC 8259 JSON")
         }
-        return try SenMLReferenceDecoder().decode(zeroExponentSigned(bytes))
+        return try SenMLReferenceDecoder().decode(zeroExponentSigned(negativeZeroExponentDropped(bytes)))
     }
     switch (fast, reference) {
     case (.success(let a), .success(let b)):
