@@ -23,6 +23,9 @@ reliability:  ## fault and overload tests (reliability/run.sh, own PostgreSQL on
 	if grep -q '^fuzz:' Makefile; then $(MAKE) --no-print-directory fuzz || rc=1; fi; \
 	exit $$rc
 
+demo:  ## start the stack, run the simulator's smoke then steady (30 s) scenarios with live progress, verify, stop
+	@scripts/demo.sh
+
 stop:  ## stop the local PostgreSQL cluster
 	@scripts/pg-stop.sh
 
