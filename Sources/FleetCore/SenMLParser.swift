@@ -270,88 +270,10 @@ private struct Reader {
 
     /// A JSON string at `index` (which holds the opening quote); valid UTF-8 only.
     mutating func string() throws(FleetError) -> String {
-        index += 1
-        let start = index
-        // Fast path: no escapes.
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
-                index += 1
-                guard let text = String(validating: slice, as: UTF8.self) else {
-                    throw fail("string is not valid UTF-8")
-                }
-                return text
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            guard byte >= 0x20 else { throw fail("control character in a string") }
-            index += 1
+        switch JSONStringLexer.read(bytes, &index) {
+        case .success(let text): return text
+        case .failure(let problem): throw fail(problem.rawValue)
         }
-        var scalars = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<index]))
-        while index < bytes.count {
-            let byte = bytes[index]
-            index += 1
-            switch byte {
-            case UInt8(ascii: "\""):
-                guard let text = String(validating: scalars, as: UTF8.self) else {
-                    throw fail("string is not valid UTF-8")
-                }
-                return text
-            case UInt8(ascii: "\\"):
-                guard index < bytes.count else { throw fail("unterminated string") }
-                let escape = bytes[index]
-                index += 1
-                switch escape {
-                case UInt8(ascii: "\""): scalars.append(0x22)
-                case UInt8(ascii: "\\"): scalars.append(0x5C)
-                case UInt8(ascii: "/"): scalars.append(0x2F)
-                case UInt8(ascii: "b"): scalars.append(0x08)
-                case UInt8(ascii: "f"): scalars.append(0x0C)
-                case UInt8(ascii: "n"): scalars.append(0x0A)
-                case UInt8(ascii: "r"): scalars.append(0x0D)
-                case UInt8(ascii: "t"): scalars.append(0x09)
-                case UInt8(ascii: "u"):
-                    var code = try hex4()
-                    if (0xD800...0xDBFF).contains(code) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                            bytes[index + 1] == UInt8(ascii: "u")
-                        else { throw fail("unpaired surrogate in a string") }
-                        index += 2
-                        let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate in a string") }
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00...0xDFFF).contains(code) {
-                        throw fail("unpaired surrogate in a string")
-                    }
-                    guard let scalar = Unicode.Scalar(code) else { throw fail("invalid \\u escape") }
-                    scalars.append(contentsOf: String(Character(scalar)).utf8)
-                default:
-                    throw fail("invalid escape in a string")
-                }
-            default:
-                guard byte >= 0x20 else { throw fail("control character in a string") }
-                scalars.append(byte)
-            }
-        }
-        throw fail("unterminated string")
-    }
-
-    mutating func hex4() throws(FleetError) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw fail("invalid \\u escape") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            index += 1
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw fail("invalid \\u escape")
-            }
-            value = value << 4 | digit
-        }
-        return value
     }
 
     /// Skips any JSON value (for ignored fields), refusing nesting beyond `SenMLParser.maxDepth`.
