@@ -25,14 +25,7 @@ func loadConfiguration(_ settings: [String]) async throws -> IngestConfiguration
 }
 
 func bootstrapLogging(_ level: Logger.Level) -> Logger {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
-    }
-    var logger = Logger(label: "fleetgate.ingest")
-    logger.logLevel = level
-    return logger
+    LoggingBootstrap.bootstrap(label: "fleetgate.ingest", level: level)
 }
 
 struct Serve: AsyncParsableCommand {

@@ -29,14 +29,7 @@ func loadConfiguration(_ settings: [String]) async throws -> ProvisioningConfigu
 }
 
 func bootstrapLogging(_ level: Logger.Level) -> Logger {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
-    }
-    var logger = Logger(label: "fleetgate.provisioning")
-    logger.logLevel = level
-    return logger
+    LoggingBootstrap.bootstrap(label: "fleetgate.provisioning", level: level)
 }
 
 struct Serve: AsyncParsableCommand {
