@@ -71,18 +71,11 @@ public func buildIngestApplication(
         metrics: metrics
     )
 
-    let router = Router(context: BasicRequestContext.self)
-    // Outermost first: metrics and the request log see the final status, after ProblemMiddleware
-    // has turned an error into its problem+json answer.
-    router.add(middleware: MetricsMiddleware())
-    router.add(middleware: RequestLoggerMiddleware())
-    router.add(middleware: ProblemMiddleware())
-    router.add(middleware: RejectionMetricsMiddleware(metrics: metrics))
-    HealthRoutes {
+    let router = ServiceRouter.make(registry: registry) {
         let database = (try? await client.query("SELECT 1", logger: logger)) != nil
         return ["database": database, "keys": jwks.isLoaded]
-    }.register(on: router)
-    MetricsRoute(registry: registry).register(on: router)
+    }
+    router.add(middleware: RejectionMetricsMiddleware(metrics: metrics))
     route.register(on: router)
 
     var app = Application(

@@ -54,17 +54,10 @@ public func buildProvisioningApplication(
         dummyHash: Bcrypt.hash("fleetgate-dummy-password", cost: UInt8(configuration.bcryptCost))
     )
 
-    let router = Router(context: BasicRequestContext.self)
-    // Outermost first: metrics and the request log see the final status, after ProblemMiddleware
-    // has turned an error into its problem+json answer.
-    router.add(middleware: MetricsMiddleware())
-    router.add(middleware: RequestLoggerMiddleware())
-    router.add(middleware: ProblemMiddleware())
-    HealthRoutes {
+    let router = ServiceRouter.make(registry: registry) {
         let database = (try? await client.query("SELECT 1", logger: logger)) != nil
         return ["database": database, "keys": keyRing.isLoaded]
-    }.register(on: router)
-    MetricsRoute(registry: registry).register(on: router)
+    }
     routes.register(on: router)
 
     var app = Application(

@@ -115,10 +115,13 @@ struct OpenAPIRoutesTests {
 
     @Test("both applications register the shared routes and their own")
     func applicationsRegisterTheirRoutes() throws {
+        // The shared routes come from ServiceRouter, which both applications start from.
+        let shared = try Self.read("Sources/FleetHTTP/ServiceRouter.swift")
+        #expect(shared.contains("HealthRoutes"), "ServiceRouter does not register the health routes")
+        #expect(shared.contains("MetricsRoute("), "ServiceRouter does not register /metrics")
         for build in ["Sources/Provisioning/ProvisioningApp+build.swift", "Sources/Ingest/IngestApp+build.swift"] {
             let source = try Self.read(build)
-            #expect(source.contains("HealthRoutes"), "\(build) does not register the health routes")
-            #expect(source.contains("MetricsRoute("), "\(build) does not register /metrics")
+            #expect(source.contains("ServiceRouter.make("), "\(build) does not start from the shared router")
             #expect(source.contains(".register(on: router)"), "\(build) registers no routes")
         }
     }
