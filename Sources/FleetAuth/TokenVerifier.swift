@@ -31,9 +31,6 @@ public struct TokenVerifier: Sendable {
         self.rules = rules
     }
 
-    /// The parts of a token that passed the structural checks, before the signature.
-    public typealias ParsedToken = FleetAuth.ParsedToken
-
     /// Splits and decodes a token; throws `token_malformed` (also for an empty `sub`), `alg_not_allowed`,
     /// `token_unknown_key` (missing kid) or `token_bad_signature` (empty signature). Does not look at
     /// keys or time. The work is `TokenParser`'s (crypto-free, so `make fuzz` can run it).

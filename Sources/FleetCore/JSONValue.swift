@@ -10,23 +10,15 @@ public enum JSONValue: Sendable, Equatable {
     case object([String: JSONValue])
 }
 
-/// A strict, allocation-light JSON reader for JWT headers and claims.
+/// A strict, allocation-light JSON reader for JWT headers and claims, read member by member.
 ///
 /// Why not `JSONDecoder`: two decoder passes cost about 18 µs per token here, more than the RS256
 /// check itself, and the contract sets uncached verification against OpenSSL's verify rate
 /// (BENCHMARKS.md). Strict RFC 8259: no trailing commas, no leading zeros, valid UTF-8, nesting
-/// at most `maxDepth`; a repeated key keeps its first value, as `JSONDecoder` does.
+/// at most `maxDepth`; a repeated key keeps its first value (as `JSONDecoder` does) inside nested
+/// objects, and `forEachMember` callers keep the first themselves.
 public enum JSONObjectReader {
     static let maxDepth = 32
-
-    /// Parses a JSON text that must be an object; nil when it is not valid JSON or not an object.
-    public static func object(_ bytes: [UInt8]) -> [String: JSONValue]? {
-        bytes.withUnsafeBufferPointer { buffer in
-            var scanner = Scanner(bytes: buffer)
-            guard case .object(let object)? = scanner.value(depth: 0), scanner.atEnd() else { return nil }
-            return object
-        }
-    }
 
     /// Calls `body` with each member of a JSON object text, in order, without building a dictionary
     /// (the token path reads ten-odd fields per token). Returns false when the text is not valid
