@@ -4,6 +4,7 @@ import Foundation
 import Histogram
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// What a run produced: the report, the ledger to verify, and the devices' newest credentials.
@@ -28,11 +29,22 @@ public func runSimulation(_ options: SimulationOptions, logger: Logger) async th
     let http = HTTPClient(
         eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration, backgroundActivityLogger: logger
     )
+    // Plain-HTTP ingest gets its own keep-alive connections on one event loop; https stays
+    // with AsyncHTTPClient.
+    let telemetryPool = PlainHTTPEndpoint(options.ingestURL).map { endpoint in
+        TelemetryConnectionPool(
+            endpoint: endpoint, encoding: options.encoding, maxConnections: options.connections,
+            requestTimeout: options.requestTimeout, eventLoop: MultiThreadedEventLoopGroup.singleton.next()
+        )
+    }
     do {
-        let result = try await Simulation(options: options, http: http, logger: logger).run()
+        let result = try await Simulation(options: options, http: http, telemetryPool: telemetryPool, logger: logger)
+            .run()
+        await telemetryPool?.shutdown()
         try await http.shutdown()
         return result
     } catch {
+        await telemetryPool?.shutdown()
         try? await http.shutdown()
         throw error
     }
@@ -47,11 +59,11 @@ struct Simulation: Sendable {
     let statistics = RunStatistics()
     let seed: UInt64
 
-    init(options: SimulationOptions, http: HTTPClient, logger: Logger) {
+    init(options: SimulationOptions, http: HTTPClient, telemetryPool: TelemetryConnectionPool?, logger: Logger) {
         self.options = options
         self.client = FleetgateClient(
             http: http, provisioningURL: options.provisioningURL, ingestURL: options.ingestURL,
-            requestTimeout: options.requestTimeout
+            requestTimeout: options.requestTimeout, telemetryPool: telemetryPool
         )
         self.logger = logger
         var system = SystemRandomNumberGenerator()
@@ -92,10 +104,14 @@ struct Simulation: Sendable {
                         credentials: credentials, revocations: revocations, at: start + options.revokeAfter)
                 }
             }
-            await generate(
-                credentials: credentials, schedule: schedule, start: start, drainDeadline: drainDeadline,
-                tokens: tokens, revocations: revocations, inFlight: inFlight
-            )
+            // The generator and its request tasks run on the telemetry pool's event loop, next to
+            // the connections (nil: the global executor, as before).
+            await withTaskExecutorPreference(client.telemetryPool.map { EventLoopTaskExecutor($0.eventLoop) }) {
+                await generate(
+                    credentials: credentials, schedule: schedule, start: start, drainDeadline: drainDeadline,
+                    tokens: tokens, revocations: revocations, inFlight: inFlight
+                )
+            }
             services.cancelAll()
         }
         let end = clock.now
