@@ -48,10 +48,12 @@ public struct EnrollmentRequest: Sendable {
 public struct DeviceRepository: Sendable {
     let client: PostgresClient
     let logger: Logger
+    let exchanges: NaturalBatcher<PendingExchange, RefreshExchange>
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
+        self.exchanges = Self.exchangeBatcher(client: client, logger: logger)
     }
 
     static let columns = "id, fleet, labels::text, status, revoked_before, created_at, last_seen_at"
@@ -217,53 +219,73 @@ public struct DeviceRepository: Sendable {
         }
     }
 
-    /// Exchanges a refresh token (RFC 6749 §6 with rotation): see `RefreshExchange`.
+    /// Exchanges a refresh token (RFC 6749 §6 with rotation): see `RefreshExchange`. Exchanges
+    /// that arrive together share one statement, `exchange_refresh_tokens` (migration 0004).
     public func exchange(
         presentedHash: [UInt8], newHash: [UInt8], now: Date, grace: TimeInterval
     ) async throws -> RefreshExchange {
-        let presented = ByteBuffer(bytes: presentedHash)
-        return try await client.withTransaction(logger: logger) { connection in
-            // FOR UPDATE serialises two exchanges of the same token.
-            let rows = try await connection.query(
-                """
-                SELECT r.device_id, r.rotated_at, r.revoked FROM refresh_tokens r
-                WHERE r.token_hash = \(presented) FOR UPDATE
-                """,
-                logger: logger
-            )
-            var found: (String, Date?, Bool)?
-            for try await row in rows.decode((String, Date?, Bool).self) { found = row }
-            guard let (deviceID, rotatedAt, revoked) = found else { return .invalid }
-            guard let device = try await find(id: deviceID, on: connection) else { return .invalid }
-            if device.status == "revoked" { return .deviceRevoked }
-            if revoked { return .invalid }
-            if let rotatedAt {
-                guard now.timeIntervalSince(rotatedAt) <= grace else {
-                    try await connection.query(
-                        "UPDATE refresh_tokens SET revoked = true WHERE device_id = \(deviceID)", logger: logger
-                    )
-                    return .reused(deviceID)
-                }
-            } else {
-                try await connection.query(
-                    "UPDATE refresh_tokens SET rotated_at = \(now) WHERE token_hash = \(presented)", logger: logger
-                )
-            }
-            try await connection.query(
-                "INSERT INTO refresh_tokens (token_hash, device_id, created_at) VALUES (\(ByteBuffer(bytes: newHash)), \(deviceID), \(now))",
-                logger: logger
-            )
-            return rotatedAt == nil ? .rotated(device) : .retried(device)
+        try await exchanges.submit(
+            PendingExchange(presentedHash: presentedHash, newHash: newHash, now: now, grace: grace))
+    }
+
+    struct PendingExchange: Sendable {
+        let presentedHash: [UInt8]
+        let newHash: [UInt8]
+        let now: Date
+        let grace: TimeInterval
+    }
+
+    /// Batches concurrent exchanges: a token request costs a share of one round trip, not one
+    /// (BENCHMARKS.md, token issuance). Four lanes keep PostgreSQL busy while a batch commits.
+    static func exchangeBatcher(client: PostgresClient, logger: Logger) -> NaturalBatcher<
+        PendingExchange, RefreshExchange
+    > {
+        NaturalBatcher(lanes: 4, maxBatch: 128) { take in
+            try await exchangeAll(take, client: client, logger: logger)
         }
     }
 
-    func find(id: String, on connection: PostgresConnection) async throws -> DeviceRecord? {
-        let rows = try await connection.query(
-            PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM devices WHERE id = $1", binds: Self.binds(id)),
+    static func exchangeAll(_ take: [PendingExchange], client: PostgresClient, logger: Logger) async throws
+        -> [RefreshExchange]
+    {
+        let presented = take.map { ByteBuffer(bytes: $0.presentedHash) }
+        let successors = take.map { ByteBuffer(bytes: $0.newHash) }
+        let times = take.map(\.now)
+        let graces = take.map(\.grace)
+        let rows = try await client.query(
+            """
+            SELECT ordinal, outcome, device_id, fleet, labels, status, revoked_before, created_at, last_seen_at
+            FROM exchange_refresh_tokens(\(presented), \(successors), \(times), \(graces))
+            """,
             logger: logger
         )
-        for try await row in rows { return try Self.decode(row) }
-        return nil
+        var answers = [RefreshExchange?](repeating: nil, count: take.count)
+        for try await row in rows {
+            let (ordinal, outcome, id, fleet, labels, status, cutoff, created, seen) = try row.decode(
+                (Int, String, String?, String?, String?, String?, Int64?, Date?, Date?).self
+            )
+            guard answers.indices.contains(ordinal - 1) else {
+                throw FleetError(.internalError, "exchange_refresh_tokens answered position \(ordinal)")
+            }
+            switch outcome {
+            case "rotated", "retried":
+                guard let id, let fleet, let labels, let status, let cutoff, let created else {
+                    throw FleetError(.internalError, "exchange_refresh_tokens answered \(outcome) without the device")
+                }
+                let device = DeviceRecord(
+                    id: id, fleet: fleet, labelsJSON: labels, status: status, revokedBefore: cutoff,
+                    createdAt: created, lastSeenAt: seen
+                )
+                answers[ordinal - 1] = outcome == "rotated" ? .rotated(device) : .retried(device)
+            case "reused": answers[ordinal - 1] = .reused(id ?? "")
+            case "device_revoked": answers[ordinal - 1] = .deviceRevoked
+            default: answers[ordinal - 1] = .invalid
+            }
+        }
+        return try answers.map { answer in
+            guard let answer else { throw FleetError(.internalError, "exchange_refresh_tokens skipped a token") }
+            return answer
+        }
     }
 
     func notify(device: String, disabled: Bool, cutoff: Int64, on connection: PostgresConnection) async throws {

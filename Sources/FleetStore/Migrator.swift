@@ -37,16 +37,18 @@ public struct Migrator: Sendable {
     }
 
     /// Splits a migration into statements. postgres-nio speaks only the extended protocol, which runs
-    /// one statement at a time, so migration files end each statement with `;` at the end of a line
-    /// and use no `;` line endings inside a statement (no function bodies).
+    /// one statement at a time, so migration files end each statement with `;` at the end of a line.
+    /// A function body is dollar-quoted (`$$`): lines inside an open `$$` never end a statement.
     static func statements(in sql: String) -> [String] {
         var statements: [String] = []
         var current = ""
+        var insideDollarQuote = false
         for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
+            if !insideDollarQuote && (trimmed.hasPrefix("--") || trimmed.isEmpty) { continue }
             current += line + "\n"
-            if trimmed.hasSuffix(";") {
+            if line.components(separatedBy: "$$").count % 2 == 0 { insideDollarQuote.toggle() }
+            if !insideDollarQuote && trimmed.hasSuffix(";") {
                 statements.append(current)
                 current = ""
             }

@@ -1,0 +1,67 @@
+import DequeModule
+import Synchronization
+
+/// Runs the requests of many callers as one batch when they arrive together, with natural batching
+/// and no timer (the idea of the ingest writer's group commit): while `lanes` batches are running,
+/// new requests queue; a finishing lane takes everything queued (up to `maxBatch`). A lone request
+/// runs at once; under load, one round trip serves many requests.
+final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
+    typealias Run = @Sendable ([Item]) async throws -> [Answer]
+
+    private struct Waiting: Sendable {
+        let item: Item
+        let continuation: CheckedContinuation<Answer, any Error>
+    }
+
+    private struct State {
+        var queue = Deque<Waiting>()
+        var running = 0
+    }
+
+    private let lanes: Int
+    private let maxBatch: Int
+    private let run: Run
+    private let state = Mutex(State())
+
+    /// `run` answers its items in order, one answer each; if it throws, every item of that batch
+    /// gets the error.
+    init(lanes: Int, maxBatch: Int, run: @escaping Run) {
+        self.lanes = max(lanes, 1)
+        self.maxBatch = max(maxBatch, 1)
+        self.run = run
+    }
+
+    func submit(_ item: Item) async throws -> Answer {
+        try await withCheckedThrowingContinuation { continuation in
+            let opensLane = state.withLock { state in
+                state.queue.append(Waiting(item: item, continuation: continuation))
+                guard state.running < lanes else { return false }
+                state.running += 1
+                return true
+            }
+            if opensLane { Task { await self.drain() } }
+        }
+    }
+
+    /// One lane: batches until the queue is empty.
+    private func drain() async {
+        while true {
+            let take = state.withLock { state -> [Waiting] in
+                let count = min(state.queue.count, maxBatch)
+                if count == 0 { state.running -= 1 }
+                var take: [Waiting] = []
+                take.reserveCapacity(count)
+                for _ in 0..<count { take.append(state.queue.removeFirst()) }
+                return take
+            }
+            guard !take.isEmpty else { return }
+            do {
+                let answers = try await run(take.map(\.item))
+                precondition(answers.count == take.count, "a batch must answer every item")
+                for (waiting, answer) in zip(take, answers) { waiting.continuation.resume(returning: answer) }
+            } catch {
+                for waiting in take { waiting.continuation.resume(throwing: error) }
+            }
+        }
+    }
+}
