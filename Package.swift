@@ -169,6 +169,8 @@ let package = Package(
             dependencies: [
                 "FleetAuth", "FleetCore", "FleetHTTP", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             path: "Benchmarks/fleetgate-bench",
             swiftSettings: swiftSettings

@@ -67,3 +67,50 @@ public enum TokenNames {
 public enum OperatorRole: String, Sendable, Codable, CaseIterable {
     case admin, `operator`, viewer
 }
+
+extension AccessClaims {
+    /// The claims as compact JSON with sorted keys, byte for byte what `JSONEncoder` with
+    /// `.sortedKeys, .withoutEscapingSlashes` writes (a test checks it), at a fraction of the cost:
+    /// every `POST /v1/token` signs one.
+    public var json: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        func key(_ name: StaticString) {
+            out.append(out.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        func string(_ name: StaticString, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            JSONStringWriter.append(value, to: &out)
+        }
+        func number(_ name: StaticString, _ value: Int64) {
+            key(name)
+            out.append(contentsOf: String(value).utf8)
+        }
+        if aud.count == 1 {
+            string("aud", aud[0])
+        } else {
+            key("aud")
+            out.append(UInt8(ascii: "["))
+            for (index, audience) in aud.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONStringWriter.append(audience, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        number("exp", exp)
+        string("fleet", fleet)
+        number("iat", iat)
+        string("iss", iss)
+        string("jti", jti)
+        number("nbf", nbf)
+        string("role", role)
+        string("scope", scope)
+        string("sub", sub)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}

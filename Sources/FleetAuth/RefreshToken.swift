@@ -8,8 +8,7 @@ public enum RefreshToken {
     static let prefix = "fgr_"
 
     public static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return prefix + Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        prefix + Base64URL.encode(RandomBytes.make(32))
     }
 
     public static func hash(_ token: String) -> [UInt8] {

@@ -47,7 +47,6 @@ public struct SigningKey: Sendable {
 /// Key identifiers: 16 random bytes, base64url.
 public enum KeyID {
     public static func random() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        Base64URL.encode(RandomBytes.make(16))
     }
 }

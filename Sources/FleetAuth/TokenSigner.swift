@@ -8,21 +8,22 @@ public struct TokenSigner: Sendable {
     public init() {}
 
     public func sign(_ claims: AccessClaims, with key: SigningKey) throws -> String {
-        let header = #"{"alg":"RS256","typ":"JWT","kid":"\#(key.kid)"}"#
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let payload = try encoder.encode(claims)
-        let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(payload)
+        var token: [UInt8] = []
+        token.reserveCapacity(768)
+        Base64URL.append(#"{"alg":"RS256","typ":"JWT","kid":"\#(key.kid)"}"#.utf8, to: &token)
+        token.append(UInt8(ascii: "."))
+        Base64URL.append(claims.json, to: &token)
         let signature = try key.privateKey.signature(
-            for: SHA256.hash(data: Array(signingInput.utf8)),
+            for: SHA256.hash(data: token),
             padding: .insecurePKCS1v1_5  // RS256 is RSASSA-PKCS1-v1_5 by definition (RFC 7518 §3.3).
         )
-        return signingInput + "." + Base64URL.encode(signature.rawRepresentation)
+        token.append(UInt8(ascii: "."))
+        Base64URL.append(signature.rawRepresentation, to: &token)
+        return String(decoding: token, as: UTF8.self)
     }
 
     /// 128 random bits for `jti`.
     public static func randomJTI() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        Base64URL.encode(RandomBytes.make(16))
     }
 }

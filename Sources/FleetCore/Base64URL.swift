@@ -3,11 +3,37 @@ import Foundation
 /// Unpadded base64url (RFC 4648 §5), strict as RFC 7515 §2 asks: no padding, no `+`, `/` or spaces.
 public enum Base64URL {
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        var text = Data(bytes).base64EncodedString()
-        text = text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        while text.hasSuffix("=") { text.removeLast() }
-        return text
+        var text: [UInt8] = []
+        append(bytes, to: &text)
+        return String(decoding: text, as: UTF8.self)
     }
+
+    /// Appends the encoding of `bytes` to `text`: every signed token is three of these.
+    public static func append(_ bytes: some Sequence<UInt8>, to text: inout [UInt8]) {
+        // One loop over a buffer, not a generic walk: Array, Data and String.UTF8View all hand one out.
+        if bytes.withContiguousStorageIfAvailable({ append(buffer: $0, to: &text) }) == nil {
+            Array(bytes).withUnsafeBufferPointer { append(buffer: $0, to: &text) }
+        }
+    }
+
+    private static func append(buffer bytes: UnsafeBufferPointer<UInt8>, to text: inout [UInt8]) {
+        text.reserveCapacity(text.count + (bytes.count * 4 + 2) / 3)
+        alphabet.withUnsafeBufferPointer { alphabet in
+            var accumulator: UInt32 = 0
+            var bits = 0
+            for byte in bytes {
+                accumulator = accumulator << 8 | UInt32(byte)
+                bits += 8
+                while bits >= 6 {
+                    bits -= 6
+                    text.append(alphabet[Int(accumulator >> UInt32(bits) & 0x3F)])
+                }
+            }
+            if bits > 0 { text.append(alphabet[Int(accumulator << UInt32(6 - bits) & 0x3F)]) }
+        }
+    }
+
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// Decodes strictly; nil for any character outside the URL-safe alphabet or an impossible length.
     /// Leftover bits of the last character are ignored, as Foundation's decoder does. Table-driven:
@@ -51,7 +77,6 @@ public enum Base64URL {
     /// 6-bit value of each byte in the base64url alphabet (RFC 4648 Table 2), 0xFF elsewhere.
     private static let decodeTable: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
         for (value, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(value) }
         return table
     }()

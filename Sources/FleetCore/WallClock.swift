@@ -31,8 +31,9 @@ public enum DeviceID {
 
     /// A new random id, `dev-` and 20 lowercase hex digits.
     public static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let hex = (0..<10).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }
-        return "dev-" + hex.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var id = Array("dev-".utf8)
+        for byte in RandomBytes.make(10) { id += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
+        return String(decoding: id, as: UTF8.self)
     }
 }

@@ -38,20 +38,8 @@ public enum ProblemResponse {
 
     /// JSON string escaping (RFC 8259 §7).
     public static func writeJSONString(_ text: String, to buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(ascii: "\""))
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": buffer.writeString("\\\"")
-            case "\\": buffer.writeString("\\\\")
-            case "\n": buffer.writeString("\\n")
-            case "\r": buffer.writeString("\\r")
-            case "\t": buffer.writeString("\\t")
-            case _ where scalar.value < 0x20:
-                buffer.writeString(String(format: "\\u%04x", scalar.value))
-            default:
-                buffer.writeString(String(scalar))
-            }
-        }
-        buffer.writeInteger(UInt8(ascii: "\""))
+        var bytes: [UInt8] = []
+        JSONStringWriter.append(text, to: &bytes)
+        buffer.writeBytes(bytes)
     }
 }

@@ -91,8 +91,7 @@ struct ProvisioningRoutes: Sendable {
         context.logger.info(
             "login succeeded", metadata: ["username": "\(account.username)", "role": "\(role.rawValue)"])
         let token = try await issuer.operatorToken(username: account.username, role: role)
-        return try JSONResponse.make(
-            AccessTokenAnswer(accessToken: token, expiresIn: configuration.operatorTokenLifetime))
+        return AccessTokenAnswer(accessToken: token, expiresIn: configuration.operatorTokenLifetime).response()
     }
 
     @Sendable func createOperator(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -130,11 +129,9 @@ struct ProvisioningRoutes: Sendable {
             metrics.deviceTokensIssued.increment()
             let access = try await issuer.deviceToken(
                 device: device.id, fleet: device.fleet, notBefore: device.revokedBefore)
-            return try JSONResponse.make(
-                AccessTokenAnswer(
-                    accessToken: access, expiresIn: configuration.deviceTokenLifetime, refreshToken: newToken),
-                headers: [.cacheControl: "no-store"]
-            )
+            return AccessTokenAnswer(
+                accessToken: access, expiresIn: configuration.deviceTokenLifetime, refreshToken: newToken
+            ).response()
         case .reused(let deviceID):
             metrics.refreshReuse.increment()
             context.logger.warning(

@@ -33,11 +33,19 @@ enum RefreshForm {
                 }
             }
         } else if contentType.hasPrefix("application/json") {
-            do {
-                let decoded = try JSONResponse.decoder().decode(RefreshRequest.self, from: Data(body.readableBytesView))
-                grantType = decoded.grantType
-                token = decoded.refreshToken
-            } catch {
+            // Read member by member (first value wins, as JSONDecoder does): every token request
+            // passes here, and JSONDecoder costs more than the rest of the parsing together.
+            var shapeIsRight = true
+            let parsed = JSONObjectReader.forEachMember(Array(body.readableBytesView)) { name, value in
+                guard name == "grant_type" || name == "refresh_token" else { return }
+                switch value {
+                case .string(let text):
+                    if name == "grant_type" { grantType = grantType ?? text } else { token = token ?? text }
+                case .null: break
+                default: shapeIsRight = false
+                }
+            }
+            guard parsed, shapeIsRight else {
                 throw FleetError(.invalidRequest, "body is not JSON of the expected shape")
             }
         } else {

@@ -74,8 +74,3 @@ struct CredentialsAnswer: Encodable {
 struct RotateAnswer: Encodable {
     var kid: String
 }
-
-struct RefreshRequest: Decodable {
-    var grantType: String?
-    var refreshToken: String?
-}

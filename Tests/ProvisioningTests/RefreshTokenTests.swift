@@ -60,6 +60,14 @@ struct RefreshTokenTests {
             }
             let badJSON = try await h.call(.post, "/v1/token", body: "{", contentType: "application/json")
             #expect(ProvisioningHarness.code(badJSON) == "invalid_request")
+            for body in [
+                #"{"grant_type":"refresh_token","refresh_token":5}"#, #"["refresh_token"]"#,
+                #"{"grant_type":"refresh_token"}"#, #"{"grant_type":"refresh_token","refresh_token":"x",}"#,
+            ] {
+                let response = try await h.call(.post, "/v1/token", body: body, contentType: "application/json")
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(ProvisioningHarness.code(response) == "invalid_request", "\(body)")
+            }
 
             let unknown = try await h.refresh("fgr_unknown")
             #expect(unknown.status == .unauthorized)
