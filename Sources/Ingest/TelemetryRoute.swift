@@ -67,15 +67,30 @@ struct TelemetryRoute: Sendable {
     }
 
     static func checkContentType(_ values: [String]) throws(FleetError) {
-        guard values.count == 1, let value = values.first else {
+        guard values.count == 1, let value = values.first, isSenMLOrJSON(value) else {
             throw FleetError(.unsupportedMediaType, "Content-Type must be application/senml+json or application/json")
         }
-        let mediaType = value.split(separator: ";", maxSplits: 1).first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+
+    /// The media type before any `;` parameters, trimmed of spaces and tabs, compared without case,
+    /// on the header's bytes: every post checks it, and Foundation's trimming cost more than the
+    /// rest of the header checks together.
+    static func isSenMLOrJSON(_ value: String) -> Bool {
+        var utf8 = Substring(value).utf8
+        if let semicolon = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<semicolon] }
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        while let first = utf8.first, blank(first) { utf8 = utf8.dropFirst() }
+        while let last = utf8.last, blank(last) { utf8 = utf8.dropLast() }
+        func matches(_ expected: StaticString) -> Bool {
+            guard utf8.count == expected.utf8CodeUnitCount else { return false }
+            let wanted = UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount)
+            // ASCII lowercase: OR 0x20 maps A–Z onto a–z; the expected names have no byte it would confuse.
+            return zip(utf8, wanted).allSatisfy { pair in
+                let (byte, want) = pair
+                return byte == want || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == want)
+            }
         }
-        guard mediaType == "application/senml+json" || mediaType == "application/json" else {
-            throw FleetError(.unsupportedMediaType, "Content-Type must be application/senml+json or application/json")
-        }
+        return matches("application/senml+json") || matches("application/json")
     }
 
     /// 1–64 visible ASCII characters (API.md).
