@@ -91,9 +91,9 @@ final class PoolState {
     let requestTimeout: TimeAmount
     let connectTimeout: TimeAmount
     let eventLoop: any EventLoop
-    /// The request headers that never change, with the path, built once.
-    let baseHeaders: HTTPHeaders
-    let uri: String
+    /// The start of every request, up to the `Authorization` value: request line, Host,
+    /// Content-Type and Content-Encoding, built once.
+    let requestPrefix: ByteBuffer
 
     /// Connected and waiting for a request, most recently used last.
     private var idle: [TelemetryConnection] = []
@@ -116,16 +116,17 @@ final class PoolState {
         self.requestTimeout = requestTimeout
         self.connectTimeout = connectTimeout
         self.eventLoop = eventLoop
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: endpoint.hostHeader)
-        headers.add(name: "Content-Type", value: "application/senml+json")
+        var prefix = ByteBuffer()
+        prefix.writeString("POST " + endpoint.pathPrefix + "/v1/telemetry HTTP/1.1\r\n")
+        prefix.writeString("Host: " + endpoint.hostHeader + "\r\n")
+        prefix.writeStaticString("Content-Type: application/senml+json\r\n")
         switch encoding {
-        case .deflate: headers.add(name: "Content-Encoding", value: "deflate")
-        case .gzip: headers.add(name: "Content-Encoding", value: "gzip")
+        case .deflate: prefix.writeStaticString("Content-Encoding: deflate\r\n")
+        case .gzip: prefix.writeStaticString("Content-Encoding: gzip\r\n")
         case .identity: break
         }
-        self.baseHeaders = headers
-        self.uri = endpoint.pathPrefix + "/v1/telemetry"
+        prefix.writeStaticString("Authorization: ")
+        self.requestPrefix = prefix
     }
 
     /// Deadlines are checked by one repeating sweep, a tenth of the timeout apart (1 ms to
@@ -165,12 +166,12 @@ final class PoolState {
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        position: .last, leftOverBytesStrategy: .dropBytes,
-                        // The headers are ours: constants, a base64url token and a [0-9a-z-] key.
-                        enableOutboundHeaderValidation: false
+                    // The header values are ours: constants, a base64url token, a [0-9a-z-] key.
+                    try channel.pipeline.syncOperations.addHandlers(
+                        RawRequestEncoder(),
+                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
+                        TelemetryConnection(pool: bound.value)
                     )
-                    try channel.pipeline.syncOperations.addHandler(TelemetryConnection(pool: bound.value))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
