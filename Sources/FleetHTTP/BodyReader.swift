@@ -49,13 +49,12 @@ public struct BodyReader: Sendable {
         guard values.count <= 1 else {
             throw FleetError(.unsupportedMediaType, "one Content-Encoding only (deflate, gzip or identity)")
         }
-        guard let value = values.first?.trimmingCharacters(in: .whitespaces).lowercased() else { return .identity }
-        switch value {
-        case "deflate": return .zlib
-        case "gzip", "x-gzip": return .gzip
-        case "identity", "": return .identity
-        default:
-            throw FleetError(.unsupportedMediaType, "Content-Encoding must be deflate, gzip or identity")
+        guard let value = values.first.map({ HeaderValue.trimmed($0) }) else { return .identity }
+        if HeaderValue.equals(value, lowercase: "deflate") { return .zlib }
+        if HeaderValue.equals(value, lowercase: "gzip") || HeaderValue.equals(value, lowercase: "x-gzip") {
+            return .gzip
         }
+        if value.isEmpty || HeaderValue.equals(value, lowercase: "identity") { return .identity }
+        throw FleetError(.unsupportedMediaType, "Content-Encoding must be deflate, gzip or identity")
     }
 }

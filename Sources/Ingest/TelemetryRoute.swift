@@ -72,25 +72,11 @@ struct TelemetryRoute: Sendable {
         }
     }
 
-    /// The media type before any `;` parameters, trimmed of spaces and tabs, compared without case,
-    /// on the header's bytes: every post checks it, and Foundation's trimming cost more than the
-    /// rest of the header checks together.
+    /// The media type before any `;` parameters, without case.
     static func isSenMLOrJSON(_ value: String) -> Bool {
-        var utf8 = Substring(value).utf8
-        if let semicolon = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<semicolon] }
-        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-        while let first = utf8.first, blank(first) { utf8 = utf8.dropFirst() }
-        while let last = utf8.last, blank(last) { utf8 = utf8.dropLast() }
-        func matches(_ expected: StaticString) -> Bool {
-            guard utf8.count == expected.utf8CodeUnitCount else { return false }
-            let wanted = UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount)
-            // ASCII lowercase: OR 0x20 maps A–Z onto a–z; the expected names have no byte it would confuse.
-            return zip(utf8, wanted).allSatisfy { pair in
-                let (byte, want) = pair
-                return byte == want || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == want)
-            }
-        }
-        return matches("application/senml+json") || matches("application/json")
+        let mediaType = HeaderValue.trimmed(value, stoppingAt: UInt8(ascii: ";"))
+        return HeaderValue.equals(mediaType, lowercase: "application/senml+json")
+            || HeaderValue.equals(mediaType, lowercase: "application/json")
     }
 
     /// 1–64 visible ASCII characters (API.md).

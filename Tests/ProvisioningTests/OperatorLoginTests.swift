@@ -16,7 +16,9 @@ struct OperatorLoginTests {
             let response = try await h.call(
                 .post, "/v1/login", json: ["username": "operator", "password": ProvisioningHarness.password])
             #expect(response.status == .ok)
+            #expect(response.headers[.cacheControl] == "no-store")
             let answer = try ProvisioningHarness.object(response)
+            #expect(answer["refresh_token"] == nil)
             #expect(answer["token_type"] as? String == "Bearer")
             #expect(answer["expires_in"] as? Int == 900)
             let claims = try ProvisioningHarness.claims(try #require(answer["access_token"] as? String))
