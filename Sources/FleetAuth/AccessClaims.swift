@@ -31,9 +31,16 @@ public struct AccessClaims: Sendable, Equatable, Codable {
     }
 
     /// Scopes are space-separated (RFC 8693 §4.2).
+    /// Checked on every post, so it walks the bytes instead of splitting into an array.
     public func hasScope(_ wanted: String) -> Bool {
         guard let scope else { return false }
-        return scope.split(separator: " ").contains { $0 == wanted }
+        var rest = Substring(scope).utf8
+        while !rest.isEmpty {
+            let end = rest.firstIndex(of: UInt8(ascii: " ")) ?? rest.endIndex
+            if rest[..<end].elementsEqual(wanted.utf8) { return true }
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+        }
+        return false
     }
 
     enum CodingKeys: String, CodingKey {
