@@ -72,11 +72,18 @@ extension Simulation {
         // Unique per run, so keys never meet those of an earlier run within the server's 24 h.
         let runID = String(random.next() & 0xFFFF_FFFF_FFFF, radix: 36)
         let compressor: ZlibCompressor?
+        let smallDeflater: SmallBodyDeflater?
         let zlib = Self.zlibConfiguration(recordsPerBatch: recordCount)
         switch options.encoding {
-        case .identity: compressor = nil
-        case .deflate: compressor = try? ZlibCompressor(algorithm: .zlib, configuration: zlib)
-        case .gzip: compressor = try? ZlibCompressor(algorithm: .gzip, configuration: zlib)
+        case .identity:
+            compressor = nil
+            smallDeflater = nil
+        case .deflate:
+            compressor = try? ZlibCompressor(algorithm: .zlib, configuration: zlib)
+            smallDeflater = SmallBodyDeflater(wrapper: .zlib)
+        case .gzip:
+            compressor = try? ZlibCompressor(algorithm: .gzip, configuration: zlib)
+            smallDeflater = SmallBodyDeflater(wrapper: .gzip)
         }
         let sender = PostSender(
             client: client, statistics: statistics, tokens: tokens, revocations: revocations, backoff: options.backoff,
@@ -123,7 +130,13 @@ extension Simulation {
                         state: &devices[deviceIndex].sensors, using: &random, into: &scratch
                     )
                     var body: ByteBuffer
-                    if let compressor {
+                    if let smallDeflater, scratch.readableBytes <= SmallBodyDeflater.maxInputBytes {
+                        body = ByteBuffer()
+                        body.reserveCapacity(
+                            SmallBodyDeflater.maxOutputBytes(
+                                inputBytes: scratch.readableBytes, wrapper: smallDeflater.wrapper))
+                        smallDeflater.compress(scratch, into: &body)
+                    } else if let compressor {
                         do {
                             try compressor.reset()
                             body = ByteBuffer()
