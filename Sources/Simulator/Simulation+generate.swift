@@ -93,6 +93,13 @@ extension Simulation {
         var scratch = ByteBuffer()
         scratch.reserveCapacity(128 + 80 * recordCount)
         let loop = client.telemetryPool.map { EventLoopTaskExecutor($0.eventLoop) }
+        // With the pool, posts are callbacks on its loop, where this generator runs too (its
+        // task prefers the loop's executor); otherwise each post is a task.
+        let pool = client.telemetryPool
+        let tracker = pool.map {
+            NIOLoopBoundBox.makeBoxSendingValue(
+                EventLoopPostTracker(eventLoop: $0.eventLoop, inFlight: inFlight), eventLoop: $0.eventLoop)
+        }
 
         await withDiscardingTaskGroup { group in
             var index = 0
@@ -162,13 +169,28 @@ extension Simulation {
                         revocationCandidate: devices[deviceIndex].revocationCandidate
                     )
                     inFlight.increment()
-                    group.addTask {
-                        await sender.send(post, firstAuthorization: authorization)
-                        inFlight.decrement()
+                    if let pool, let tracker {
+                        if pool.eventLoop.inEventLoop {
+                            EventLoopPost.start(
+                                post, firstAuthorization: authorization, sender: sender, pool: pool,
+                                tracker: tracker.value)
+                        } else {
+                            pool.eventLoop.execute {
+                                EventLoopPost.start(
+                                    post, firstAuthorization: authorization, sender: sender, pool: pool,
+                                    tracker: tracker.value)
+                            }
+                        }
+                    } else {
+                        group.addTask {
+                            await sender.send(post, firstAuthorization: authorization)
+                            inFlight.decrement()
+                        }
                     }
                 }
             }
         }
+        if let tracker { await EventLoopPostTracker.waitForAll(tracker) }
     }
 
     /// The fastest level, with a window and hash table sized to the body. deflateReset clears
@@ -232,68 +254,98 @@ final class PostSender: Sendable {
     }
 
     func send(_ post: PendingPost, firstAuthorization: String) async {
-        let clock = ContinuousClock()
-        var random = SplitMix64(seed: seed ^ (UInt64(post.index) &* 0x9E37_79B9_7F4A_7C15))
-        var failures = 0
-        var mayBeStored = false
+        var progress = PostProgress(seed: seed, index: post.index)
         while true {
-            // A retry uses the newest token: the first may have been refreshed meanwhile.
-            let authorization =
-                failures == 0 ? firstAuthorization : (tokens.authorization(for: post.deviceIndex) ?? firstAuthorization)
-            let sentAt = clock.now
+            let authorization = authorization(for: post, progress: progress, first: firstAuthorization)
+            let sentAt = ContinuousClock.now
             let outcome = await client.postTelemetry(
                 body: post.body, encoding: encoding, authorization: authorization, idempotencyKey: post.idempotencyKey
             )
-            statistics.recordAttempt(outcome, isRetry: failures > 0)
-            if case .accepted(_, let duplicate) = outcome {
-                let batch = LedgerBatch(
-                    deviceID: post.deviceID, idempotencyKey: post.idempotencyKey, baseTimeMillis: post.baseTimeMillis,
-                    recordCount: post.recordCount, acknowledged: true
-                )
-                var acceptedAfterRevocation = false
-                if let revokedAt = revocations.revokedAt(post.deviceIndex), sentAt > revokedAt + .seconds(1) {
-                    // API.md: ingest honours a revocation within 1 s.
-                    acceptedAfterRevocation = true
-                }
-                statistics.recordCompletion(
-                    latency: clock.now - post.scheduledAt,
-                    ending: .acknowledged(
-                        post.corrupt ? nil : batch, duplicate: duplicate, firstAttempt: failures == 0,
-                        corrupt: post.corrupt, afterRevocation: acceptedAfterRevocation
-                    )
-                )
+            guard let delay = afterAttempt(outcome, post: post, progress: &progress, sentAt: sentAt) else { return }
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                giveUp(post, progress: progress, sentAt: sentAt)
                 return
             }
-            switch outcome {
-            case .timeout, .connectionError: mayBeStored = true
-            case .problem(401, "token_expired", _): tokens.refreshSoon(index: post.deviceIndex, now: clock.now)
-            default: break
-            }
-            failures += 1
-            if outcome.isRetryable, backoff.shouldRetry(afterFailedAttempts: failures) {
-                var retryAfter: Duration?
-                if case .problem(_, _, let after) = outcome { retryAfter = after }
-                let delay = backoff.delay(afterFailedAttempts: failures, retryAfter: retryAfter, using: &random)
-                if clock.now + delay < drainDeadline {
-                    do {
-                        try await Task.sleep(for: delay)
-                        continue
-                    } catch {}
-                }
-            }
-            // Given up. A body that may have been stored by a timed-out attempt is "in doubt":
-            // verify then allows its records but does not demand them.
-            var expected = post.corrupt || post.skewed
-            if post.revocationCandidate, sentAt >= revokeStart { expected = true }
-            let inDoubt =
-                mayBeStored && !post.corrupt
-                ? LedgerBatch(
-                    deviceID: post.deviceID, idempotencyKey: post.idempotencyKey, baseTimeMillis: post.baseTimeMillis,
-                    recordCount: post.recordCount, acknowledged: false
-                ) : nil
-            statistics.recordCompletion(
-                latency: clock.now - post.scheduledAt, ending: .gaveUp(inDoubt: inDoubt, expected: expected))
-            return
         }
+    }
+
+    /// The token for the next attempt: a retry uses the newest, the first may have been
+    /// refreshed meanwhile.
+    func authorization(for post: PendingPost, progress: PostProgress, first: String) -> String {
+        progress.failures == 0 ? first : (tokens.authorization(for: post.deviceIndex) ?? first)
+    }
+
+    /// Records an attempt sent at `sentAt`; returns the delay before the next one, or nil when
+    /// the batch has ended (acknowledged or given up, and recorded as such).
+    func afterAttempt(
+        _ outcome: AttemptOutcome, post: PendingPost, progress: inout PostProgress, sentAt: ContinuousClock.Instant
+    ) -> Duration? {
+        let clock = ContinuousClock()
+        statistics.recordAttempt(outcome, isRetry: progress.failures > 0)
+        if case .accepted(_, let duplicate) = outcome {
+            let batch = LedgerBatch(
+                deviceID: post.deviceID, idempotencyKey: post.idempotencyKey, baseTimeMillis: post.baseTimeMillis,
+                recordCount: post.recordCount, acknowledged: true
+            )
+            var acceptedAfterRevocation = false
+            if let revokedAt = revocations.revokedAt(post.deviceIndex), sentAt > revokedAt + .seconds(1) {
+                // API.md: ingest honours a revocation within 1 s.
+                acceptedAfterRevocation = true
+            }
+            statistics.recordCompletion(
+                latency: clock.now - post.scheduledAt,
+                ending: .acknowledged(
+                    post.corrupt ? nil : batch, duplicate: duplicate, firstAttempt: progress.failures == 0,
+                    corrupt: post.corrupt, afterRevocation: acceptedAfterRevocation
+                )
+            )
+            return nil
+        }
+        switch outcome {
+        case .timeout, .connectionError: progress.mayBeStored = true
+        case .problem(401, "token_expired", _): tokens.refreshSoon(index: post.deviceIndex, now: clock.now)
+        default: break
+        }
+        progress.failures += 1
+        if outcome.isRetryable, backoff.shouldRetry(afterFailedAttempts: progress.failures) {
+            var retryAfter: Duration?
+            if case .problem(_, _, let after) = outcome { retryAfter = after }
+            let delay = backoff.delay(
+                afterFailedAttempts: progress.failures, retryAfter: retryAfter, using: &progress.random)
+            if clock.now + delay < drainDeadline { return delay }
+        }
+        giveUp(post, progress: progress, sentAt: sentAt)
+        return nil
+    }
+
+    /// Records a batch given up after its last attempt, sent at `sentAt`. A body that may have
+    /// been stored by a timed-out attempt is "in doubt": verify then allows its records but
+    /// does not demand them.
+    func giveUp(_ post: PendingPost, progress: PostProgress, sentAt: ContinuousClock.Instant) {
+        var expected = post.corrupt || post.skewed
+        if post.revocationCandidate, sentAt >= revokeStart { expected = true }
+        let inDoubt =
+            progress.mayBeStored && !post.corrupt
+            ? LedgerBatch(
+                deviceID: post.deviceID, idempotencyKey: post.idempotencyKey, baseTimeMillis: post.baseTimeMillis,
+                recordCount: post.recordCount, acknowledged: false
+            ) : nil
+        statistics.recordCompletion(
+            latency: ContinuousClock.now - post.scheduledAt, ending: .gaveUp(inDoubt: inDoubt, expected: expected))
+    }
+}
+
+/// Where one batch's attempts stand.
+struct PostProgress {
+    /// Backoff jitter, seeded per batch so a run's retries are reproducible.
+    var random: SplitMix64
+    var failures = 0
+    /// An attempt timed out or lost its connection, so the server may have stored the body.
+    var mayBeStored = false
+
+    init(seed: UInt64, index: Int) {
+        random = SplitMix64(seed: seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
     }
 }

@@ -51,7 +51,7 @@ final class TelemetryConnection: ChannelInboundHandler {
     /// Writes the request as finished bytes, head and body in one buffer and one `write`.
     func send(_ waiter: TelemetryWaiter) {
         guard let context else {
-            waiter.continuation.resume(returning: .connectionError(reason: "connection_closed"))
+            waiter.resume(returning: .connectionError(reason: "connection_closed"))
             return
         }
         inFlight = waiter
@@ -112,7 +112,7 @@ final class TelemetryConnection: ChannelInboundHandler {
         } else {
             context.close(promise: nil)
         }
-        waiter.continuation.resume(returning: outcome)
+        waiter.resume(returning: outcome)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -131,7 +131,7 @@ final class TelemetryConnection: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if let waiter = inFlight {
             inFlight = nil
-            waiter.continuation.resume(returning: .connectionError(reason: failure ?? "connection_closed"))
+            waiter.resume(returning: .connectionError(reason: failure ?? "connection_closed"))
         }
         pool.closed(self)
         context.fireChannelInactive()
@@ -142,7 +142,7 @@ final class TelemetryConnection: ChannelInboundHandler {
     func expire(now: NIODeadline) {
         guard let waiter = inFlight, waiter.deadline <= now else { return }
         inFlight = nil
-        waiter.continuation.resume(returning: .timeout)
+        waiter.resume(returning: .timeout)
         context?.close(promise: nil)
     }
 

@@ -45,12 +45,18 @@ final class TelemetryConnectionPool: Sendable {
     func post(_ request: TelemetryRequest) async -> AttemptOutcome {
         await withUnsafeContinuation { continuation in
             if eventLoop.inEventLoop {
-                state.value.submit(request, continuation)
+                state.value.submit(request, .continuation(continuation))
             } else {
                 let state = self.state
-                eventLoop.execute { state.value.submit(request, continuation) }
+                eventLoop.execute { state.value.submit(request, .continuation(continuation)) }
             }
         }
+    }
+
+    /// Sends one request and calls `completion` with its outcome, on `eventLoop`; must be
+    /// called there (`EventLoopPost`: no task, no continuation).
+    func submitOnLoop(_ request: TelemetryRequest, completion: @escaping (AttemptOutcome) -> Void) {
+        state.value.submit(request, .callback(completion))
     }
 
     /// Connections open or being opened right now (tests).
@@ -79,9 +85,23 @@ final class TelemetryConnectionPool: Sendable {
 
 /// A request waiting for, or on, a connection.
 struct TelemetryWaiter {
+    /// Who hears the outcome: an awaiting task, or a callback on the pool's loop.
+    enum Completion {
+        case continuation(UnsafeContinuation<AttemptOutcome, Never>)
+        case callback((AttemptOutcome) -> Void)
+    }
+
     var request: TelemetryRequest
-    var continuation: UnsafeContinuation<AttemptOutcome, Never>
+    var completion: Completion
     var deadline: NIODeadline
+
+    /// Hands over the outcome; called exactly once, on the pool's loop.
+    func resume(returning outcome: AttemptOutcome) {
+        switch completion {
+        case .continuation(let continuation): continuation.resume(returning: outcome)
+        case .callback(let callback): callback(outcome)
+        }
+    }
 }
 
 /// The pool's state; touched only on its event loop (held in a `NIOLoopBound`).
@@ -142,12 +162,12 @@ final class PoolState {
         }
     }
 
-    func submit(_ request: TelemetryRequest, _ continuation: UnsafeContinuation<AttemptOutcome, Never>) {
+    func submit(_ request: TelemetryRequest, _ completion: TelemetryWaiter.Completion) {
+        let waiter = TelemetryWaiter(request: request, completion: completion, deadline: .now() + requestTimeout)
         guard !isShutDown else {
-            continuation.resume(returning: .connectionError(reason: "cancelled"))
+            waiter.resume(returning: .connectionError(reason: "cancelled"))
             return
         }
-        let waiter = TelemetryWaiter(request: request, continuation: continuation, deadline: .now() + requestTimeout)
         if let connection = idle.popLast() {
             connection.send(waiter)
             return
@@ -197,7 +217,7 @@ final class PoolState {
         connecting -= 1
         open -= 1
         if let waiter = waiting.popFirst() {
-            waiter.continuation.resume(returning: Self.outcome(ofConnectFailure: error))
+            waiter.resume(returning: Self.outcome(ofConnectFailure: error))
         }
         connectIfNeeded()
     }
@@ -212,7 +232,7 @@ final class PoolState {
         let now = NIODeadline.now()
         while let waiter = waiting.popFirst() {
             if waiter.deadline <= now {
-                waiter.continuation.resume(returning: .timeout)
+                waiter.resume(returning: .timeout)
                 continue
             }
             connection.send(waiter)
@@ -233,7 +253,7 @@ final class PoolState {
     /// connection whose request timed out is closed, since its answer may still come.
     func expireDeadlines(now: NIODeadline) {
         while let first = waiting.first, first.deadline <= now {
-            waiting.removeFirst().continuation.resume(returning: .timeout)
+            waiting.removeFirst().resume(returning: .timeout)
         }
         // A copy: expiring closes connections, and closing removes them from `live`.
         let connections = live
@@ -245,7 +265,7 @@ final class PoolState {
         sweep?.cancel()
         sweep = nil
         while let waiter = waiting.popFirst() {
-            waiter.continuation.resume(returning: .connectionError(reason: "cancelled"))
+            waiter.resume(returning: .connectionError(reason: "cancelled"))
         }
         let connections = live
         let closing = connections.map { $0.close() }
