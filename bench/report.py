@@ -167,6 +167,11 @@ def build(values):
             row("verification: uncached token (TokenVerifier.verify, RS256), one core ÷ `openssl speed rsa2048` verify/s",
                 f"{fmt(per_s)} /s ÷ {fmt(verify)} verify/s = {ratio:.2f} (parse alone {fmt(micro.get('parse_ns'))} ns)",
                 "≥ 0.8", ratio >= 0.8)
+        sign_per_s = micro.get("sign_per_s")
+        if sign_per_s and sign:
+            row("signing: TokenSigner.sign (claims JSON, base64url, RS256), one thread ÷ `openssl speed rsa2048` sign/s",
+                f"{fmt(sign_per_s)} /s ÷ {fmt(sign)} sign/s = {sign_per_s / sign:.2f} "
+                f"(the bare swift-crypto signature {fmt(micro.get('rsa_sign_per_s'))} /s)")
         row("SenML decode + resolve, 100-record pack, one thread",
             f"{fmt(micro.get('senml_pack100_ns') / 1000 if micro.get('senml_pack100_ns') else None, 1)} µs/pack "
             f"({fmt(micro.get('senml_record_ns'))} ns/record)")
