@@ -187,11 +187,7 @@ final class PoolState {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // The header values are ours: constants, a base64url token, a [0-9a-z-] key.
-                    try channel.pipeline.syncOperations.addHandlers(
-                        RawRequestEncoder(),
-                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
-                        TelemetryConnection(pool: bound.value)
-                    )
+                    try channel.pipeline.syncOperations.addHandler(TelemetryConnection(pool: bound.value))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
