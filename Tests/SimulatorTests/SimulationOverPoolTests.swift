@@ -22,6 +22,10 @@ struct SimulationOverPoolTests {
         options.backoff = Backoff(base: .milliseconds(20), cap: .milliseconds(100), maxAttempts: 3)
         options.provisioningURL = "http://127.0.0.1:\(server.port)"
         options.ingestURL = "http://127.0.0.1:\(server.port)"
+        // Generous bounds: under the whole suite this machine can be slow enough for a 2 s request
+        // timeout or the default drain to end attempts these tests expect to be answered.
+        options.requestTimeout = .seconds(20)
+        options.drainTimeout = .seconds(60)
         return options
     }
 
@@ -75,8 +79,7 @@ struct SimulationOverPoolTests {
             let index = Int(request.head.headers["Idempotency-Key"].first?.split(separator: "-").last ?? "", radix: 36)
             return (index ?? 0) % 2 == 0 ? .respond(status: 400, body: #"{"code":"bad_payload"}"#) : .close
         }
-        var options = Self.options(server: server)
-        options.requestTimeout = .seconds(2)
+        let options = Self.options(server: server)
         var logger = Logger(label: "simulation-over-pool")
         logger.logLevel = .error
         let result = try await runSimulation(options, logger: logger)
