@@ -182,22 +182,28 @@ def build(values):
     else:
         row("verification micro-benchmarks", "not measured (step failed)", "", None)
 
-    # Simulator.
-    sim = js(values, "sim_report")
-    timing = js(values, "sim_json")
-    if sim and timing:
+    # Simulator: the target run (20 000/s, none skipped) and the headroom run (25 000/s).
+    seconds = float(values.get("sim_seconds", "10"))
+    for key, rate_asked, target in (("sim20", "20 000", True), ("sim", "25 000", False)):
+        sim = js(values, f"{key}_report")
+        timing = js(values, f"{key}_json")
+        name = (f"simulator: one process on CPU 0 (taskset), batch-1 deflated posts at --rate {rate_asked} "
+                "to nginx (CPU 1)")
+        if not (sim and timing):
+            row(name, f"not measured (step failed; see .data/bench/{key}.txt)", "≥ 20 000 req/s" if target else "",
+                None)
+            continue
         rate = sim["requests_per_second"]
         cpu = (timing["user_s"] + timing["sys_s"]) / timing["wall_s"]
-        scheduled_rate = sim["scheduled"] / float(values.get("sim_seconds", "10"))
         lat = sim.get("latency_ms", {})
-        row("simulator: one process on CPU 0 (taskset), batch-1 deflated posts at --rate 25 000 to nginx (CPU 1)",
-            f"{fmt(rate)} req/s acknowledged ({fmt(scheduled_rate)} scheduled/s, skipped {fmt(sim['skipped'])}, "
-            f"p99 {fmt(lat.get('p99'), 1)} ms); CPU {fmt(timing['user_s'] + timing['sys_s'], 1)} s / "
-            f"{fmt(timing['wall_s'], 1)} s wall = {cpu:.2f} cores",
-            "≥ 20 000 req/s, ≤ 1 core", rate >= 20_000 and cpu <= 1.0 and sim["skipped"] == 0)
-    else:
-        row("simulator: one core, batch-1 posts to nginx", "not measured (step failed; see .data/bench/sim.txt)",
-            "≥ 20 000 req/s", None)
+        figure = (f"{fmt(rate)} req/s acknowledged ({fmt(sim['scheduled'] / seconds)} scheduled/s, "
+                  f"skipped {fmt(sim['skipped'])}, p99 {fmt(lat.get('p99'), 1)} ms); CPU "
+                  f"{fmt(timing['user_s'] + timing['sys_s'], 1)} s / {fmt(timing['wall_s'], 1)} s wall = {cpu:.2f} cores")
+        if target:
+            row(name, figure, "≥ 20 000 req/s offered and acknowledged, none skipped, ≤ 1 core",
+                rate >= 20_000 and cpu <= 1.0 and sim["skipped"] == 0)
+        else:
+            row(name, figure)
     return rows
 
 

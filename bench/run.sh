@@ -328,24 +328,30 @@ kill -TERM "$INGEST_PID" "$PROV_PID" 2>/dev/null || true
 wait "$INGEST_PID" "$PROV_PID" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------------------------
-step "simulator: one process pinned to CPU 0, batch-1 posts at 25 000/s to nginx (:$NPORT, CPU 1)"
+step "simulator: one process pinned to CPU 0, batch-1 posts at 20 000/s and 25 000/s to nginx (:$NPORT, CPU 1)"
 NGINX_DIR="$BENCH_DIR/nginx"
 mkdir -p "$NGINX_DIR/tmp"
 sed -e "s|@PORT@|$NPORT|g" -e "s|@DIR@|$NGINX_DIR|g" bench/nginx.conf >"$NGINX_DIR/nginx.conf"
 taskset -c 1 nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" -g 'daemon off;' &
 pids+=("$!")
 wait_ready "http://127.0.0.1:$NPORT/healthz" 10
-cp "$BENCH_DIR/sim-credentials.ndjson" "$BENCH_DIR/sim-run-credentials.ndjson"
-rm -f "$BENCH_DIR/sim-report.json"
-python3 bench/tool.py timed --pid-file "$BENCH_DIR/sim.pid" -- \
-  timeout -k 5 $((SIM_SECONDS + 90)) taskset -c 0 "$BIN/fleetgate-simulator" run --credentials "$BENCH_DIR/sim-run-credentials.ndjson" \
-  --devices "$SIM_DEVICES" --rate 25000 --records-per-batch 1 --duration "${SIM_SECONDS}s" --connections 64 \
-  --encoding deflate --provisioning-url "http://127.0.0.1:$NPORT" --ingest-url "http://127.0.0.1:$NPORT" \
-  --quiet --report "$BENCH_DIR/sim-report.json" >"$BENCH_DIR/sim.txt" 2>&1 || true
-put sim_json "$(timedjson "$BENCH_DIR/sim.txt")"
-if [ -s "$BENCH_DIR/sim-report.json" ]; then
-  put sim_report "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$BENCH_DIR/sim-report.json")"
-fi
+# Two runs: at 20 000/s, the target (every scheduled post sent and answered, none skipped), and
+# at 25 000/s, to show the headroom (what it acknowledges when asked for more).
+sim_run() {  # name rate
+  cp "$BENCH_DIR/sim-credentials.ndjson" "$BENCH_DIR/sim-run-credentials.ndjson"
+  rm -f "$BENCH_DIR/$1-report.json"
+  python3 bench/tool.py timed --pid-file "$BENCH_DIR/sim.pid" -- \
+    timeout -k 5 $((SIM_SECONDS + 90)) taskset -c 0 "$BIN/fleetgate-simulator" run --credentials "$BENCH_DIR/sim-run-credentials.ndjson" \
+    --devices "$SIM_DEVICES" --rate "$2" --records-per-batch 1 --duration "${SIM_SECONDS}s" --connections 64 \
+    --encoding deflate --provisioning-url "http://127.0.0.1:$NPORT" --ingest-url "http://127.0.0.1:$NPORT" \
+    --quiet --report "$BENCH_DIR/$1-report.json" >"$BENCH_DIR/$1.txt" 2>&1 || true
+  put "$1_json" "$(timedjson "$BENCH_DIR/$1.txt")"
+  if [ -s "$BENCH_DIR/$1-report.json" ]; then
+    put "$1_report" "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$BENCH_DIR/$1-report.json")"
+  fi
+}
+sim_run sim20 20000
+sim_run sim 25000
 put sim_seconds "$SIM_SECONDS"
 
 put loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
