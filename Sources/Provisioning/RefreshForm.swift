@@ -36,11 +36,12 @@ enum RefreshForm {
             // Read member by member (first value wins, as JSONDecoder does): every token request
             // passes here, and JSONDecoder costs more than the rest of the parsing together.
             var shapeIsRight = true
+            var seen: Set<String> = []
             let parsed = JSONObjectReader.forEachMember(Array(body.readableBytesView)) { name, value in
-                guard name == "grant_type" || name == "refresh_token" else { return }
+                guard name == "grant_type" || name == "refresh_token", seen.insert(name).inserted else { return }
                 switch value {
                 case .string(let text):
-                    if name == "grant_type" { grantType = grantType ?? text } else { token = token ?? text }
+                    if name == "grant_type" { grantType = text } else { token = text }
                 case .null: break
                 default: shapeIsRight = false
                 }

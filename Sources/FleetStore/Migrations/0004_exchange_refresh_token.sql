@@ -57,9 +57,10 @@ BEGIN
 END
 $$;
 
--- Many exchanges in one statement, for requests that arrive together (RefreshExchangeBatcher):
--- one round trip and one commit for all of them. Tokens are locked in hash order, so two such
--- statements never wait for each other in a cycle. Answers carry the 1-based position asked.
+-- Many exchanges in one statement, for requests that arrive together (DeviceRepository.exchange
+-- batches them with NaturalBatcher): one round trip and one commit for all of them. Tokens are
+-- locked in hash order, so two such statements never wait for each other in a cycle. Answers
+-- carry the 1-based position asked.
 CREATE FUNCTION exchange_refresh_tokens(
     presented_hashes bytea[], successor_hashes bytea[], exchanged_ats timestamptz[], grace_seconds double precision[]
 ) RETURNS TABLE (
