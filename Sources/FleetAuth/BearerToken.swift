@@ -1,4 +1,5 @@
 import FleetCore
+import Foundation
 
 /// Extracts the token from `Authorization` header values (RFC 6750 §2.1): exactly one header,
 /// scheme `Bearer` matched without regard to case (RFC 7235 §2.1), one space, then the token.
@@ -20,8 +21,7 @@ public enum BearerToken {
             utf8.utf8.withContiguousStorageIfAvailable { bytes in
                 guard let space = bytes.firstIndex(of: UInt8(ascii: " ")), isBearer(bytes[..<space]) else { return nil }
                 let rest = UnsafeBufferPointer(rebasing: bytes[(space + 1)...])
-                guard !rest.isEmpty, !rest.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
-                else {
+                guard !rest.isEmpty, !contains(rest, UInt8(ascii: " ")), !contains(rest, UInt8(ascii: "\t")) else {
                     return ""
                 }
                 return String(decoding: rest, as: UTF8.self)
@@ -33,6 +33,11 @@ public enum BearerToken {
             throw FleetError(.tokenMalformed, "Authorization must be Bearer followed by one space and the token")
         }
         return token
+    }
+
+    /// memchr: a byte loop over an ~800-byte token was a third of the cached-token path.
+    private static func contains(_ bytes: UnsafeBufferPointer<UInt8>, _ byte: UInt8) -> Bool {
+        memchr(bytes.baseAddress!, Int32(byte), bytes.count) != nil
     }
 
     /// "bearer" in any case, byte by byte (ASCII letters only; `| 0x20` lowercases them).

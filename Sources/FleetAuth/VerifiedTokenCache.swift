@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Remembers tokens whose signature and claims were verified, so a repeat skips RSA. Keyed by the
@@ -9,8 +10,41 @@ public final class VerifiedTokenCache: Sendable {
         var claims: AccessClaims
     }
 
+    /// The whole token as the key. Equality compares every byte; the hash reads only the length
+    /// and the last 16 bytes, which are signature bytes: hashing all ~800 bytes with SipHash cost
+    /// more than the rest of a cache hit (BENCHMARKS.md, "cached token"). Hashing a part cannot
+    /// let a token match another (equality decides), and cannot be used to flood one bucket:
+    /// only verified tokens are inserted, and a signature tail cannot be chosen without the key.
+    struct Key: Hashable {
+        let token: String
+
+        init(_ token: String) {
+            var token = token
+            token.makeContiguousUTF8()  // free for native strings; lets == and hash use pointers
+            self.token = token
+        }
+
+        static func == (a: Key, b: Key) -> Bool {
+            var a = a.token
+            var b = b.token
+            return a.withUTF8 { x in
+                b.withUTF8 { y in
+                    x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
+                }
+            }
+        }
+
+        func hash(into hasher: inout Hasher) {
+            var token = token
+            token.withUTF8 { bytes in
+                hasher.combine(bytes.count)
+                hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes).suffix(16)))
+            }
+        }
+    }
+
     private let capacity: Int
-    private let entries: Mutex<[String: Entry]>
+    private let entries: Mutex<[Key: Entry]>
 
     public init(capacity: Int) {
         self.capacity = max(capacity, 0)
@@ -19,10 +53,11 @@ public final class VerifiedTokenCache: Sendable {
 
     /// The claims of a cached token still within `exp` (plus leeway), or nil.
     public func claims(for token: String, now: Int64, leeway: Int64) -> AccessClaims? {
-        entries.withLock { entries in
-            guard let entry = entries[token] else { return nil }
+        let key = Key(token)
+        return entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
             guard entry.claims.exp + leeway > now else {
-                entries[token] = nil
+                entries[key] = nil
                 return nil
             }
             return entry.claims
@@ -45,7 +80,7 @@ public final class VerifiedTokenCache: Sendable {
                     }
                 }
             }
-            entries[token] = Entry(claims: claims)
+            entries[Key(token)] = Entry(claims: claims)
         }
     }
 

@@ -125,6 +125,8 @@ struct BearerTokenTests {
         #expect(code(["Bearer "]) == .tokenMalformed)
         #expect(code(["Bearer  a.b.c"]) == .tokenMalformed)
         #expect(code(["Bearer a.b.c x"]) == .tokenMalformed)
+        #expect(code(["Bearer a.b\tc"]) == .tokenMalformed)
+        #expect(code(["Bearer " + String(repeating: "x", count: 900) + " "]) == .tokenMalformed)
         #expect(code(["Bearer a.b.c", "Bearer a.b.c"]) == .tokenMalformed)
     }
 }
@@ -142,6 +144,24 @@ struct VerifiedTokenCacheTests {
         #expect(cache.claims(for: "h.p.s", now: 1059, leeway: 60) == claims)
         #expect(cache.claims(for: "h.p.s", now: 1060, leeway: 60) == nil)
         #expect(cache.count == 0)
+    }
+
+    @Test("tokens that share length and signature tail (one hash) still match only themselves")
+    func sameTail() {
+        let cache = VerifiedTokenCache(capacity: 100)
+        let tail = ".SIGNATURE-TAIL-0123456789abcdef"
+        let tokens = (0..<50).map { "header.payload-\(String(format: "%03d", $0))" + tail }
+        for (i, token) in tokens.enumerated() {
+            var these = claims
+            these.jti = "j\(i)"
+            cache.insert(token, claims: these, now: 10)
+        }
+        for (i, token) in tokens.enumerated() {
+            #expect(cache.claims(for: token, now: 10, leeway: 0)?.jti == "j\(i)")
+        }
+        #expect(cache.claims(for: "header.payload-999" + tail, now: 10, leeway: 0) == nil)
+        #expect(cache.claims(for: "header.payload-00" + tail, now: 10, leeway: 0) == nil)
+        #expect(cache.claims(for: "", now: 10, leeway: 0) == nil)
     }
 
     @Test("it stays within its capacity")
