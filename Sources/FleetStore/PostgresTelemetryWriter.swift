@@ -55,10 +55,13 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
     private let logger: Logger
     private let metrics: WriterMetrics
     private let state = Mutex(State())
+    private let watchdog: TransactionWatchdog
 
     public init(client: PostgresClient, configuration: Configuration, metrics: WriterMetrics, logger: Logger) {
         self.client = client
         self.configuration = configuration
+        // A tenth of the timeout, at most a second: a hung transaction is answered within 10 %.
+        self.watchdog = TransactionWatchdog(interval: min(configuration.transactionTimeout / 10, .seconds(1)))
         self.metrics = metrics
         self.logger = logger
     }
@@ -93,10 +96,14 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for _ in 0..<max(configuration.connections, 1) {
-                    group.addTask { await self.workerLoop() }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.watchdog.run() }
+                await withDiscardingTaskGroup { workers in
+                    for _ in 0..<max(configuration.connections, 1) {
+                        workers.addTask { await self.workerLoop() }
+                    }
                 }
+                group.cancelAll()  // the workers have drained the queue: nothing left to watch
             }
         } onGracefulShutdown: {
             self.stop()
@@ -163,7 +170,9 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         // Within one transaction the first batch with a (device, key) claims it; later ones are repeats.
         let (seen, repeatsInTake) = Self.keys(of: take)
         do {
-            let claimed = try await TransactionDeadline.run(configuration.transactionTimeout, logger: logger) {
+            let claimed = try await TransactionDeadline<Set<IdempotencyKey>>.run(
+                configuration.transactionTimeout, watchdog: watchdog, logger: logger
+            ) {
                 deadline in
                 try await self.client.withConnection { connection in
                     deadline.attach(connection)

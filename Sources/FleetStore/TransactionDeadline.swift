@@ -3,42 +3,41 @@ import Logging
 import PostgresNIO
 import Synchronization
 
-/// Bounds one writer transaction in time. The transaction runs in its own task; when it is not
-/// done by the deadline its connection is closed and the caller gets `overloaded` at once.
+/// Bounds one transaction in time. The transaction runs in its own task; when it is not done by
+/// the deadline its connection is closed and the caller gets `overloaded` at once.
 ///
 /// Structured concurrency cannot do this: a task group waits for every child, and a statement
 /// sent as the backend is killed (`pg_terminate_backend`, a crash) can wait forever in
 /// postgres-nio 1.33, even after the connection is closed, so the stuck task is left behind.
-final class TransactionDeadline: Sendable {
+///
+/// Deadlines are enforced by a `TransactionWatchdog` that sweeps them all, not by a timer task
+/// per transaction: starting and cancelling that task cost two extra thread hops per commit.
+/// Generic over the result, so any statement that must not hang can be bounded the same way.
+final class TransactionDeadline<Value: Sendable>: Sendable {
     private struct State {
-        var continuation: CheckedContinuation<Set<PostgresTelemetryWriter.IdempotencyKey>, any Error>?
+        var continuation: CheckedContinuation<Value, any Error>?
         var connection: PostgresConnection?
-        var timer: Task<Void, Never>?
     }
 
     private let state = Mutex(State())
 
-    /// Runs `operation`, or throws `overloaded` after `timeout`.
+    /// Runs `operation`, or throws `overloaded` once `timeout` has passed (detected by the
+    /// watchdog's sweep, so up to one sweep interval late).
     static func run(
-        _ timeout: Duration, logger: Logger,
-        _ operation:
-            @escaping @Sendable (TransactionDeadline) async throws -> Set<
-                PostgresTelemetryWriter.IdempotencyKey
-            >
-    ) async throws -> Set<PostgresTelemetryWriter.IdempotencyKey> {
+        _ timeout: Duration, watchdog: TransactionWatchdog, logger: Logger,
+        _ operation: @escaping @Sendable (TransactionDeadline) async throws -> Value
+    ) async throws -> Value {
         let deadline = TransactionDeadline()
+        let watch = watchdog.watch(until: .now + timeout) {
+            guard let connection = deadline.finish(.failure(timedOut)) else { return }
+            logger.warning("database transaction timed out; its connection is closed")
+            connection?.close().whenComplete { _ in }
+        }
+        defer { watchdog.forget(watch) }
         return try await withCheckedThrowingContinuation { continuation in
             deadline.state.withLock { $0.continuation = continuation }
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                if Task.isCancelled { return }
-                guard let connection = deadline.finish(.failure(Self.timedOut)) else { return }
-                logger.warning("telemetry transaction timed out; its connection is closed")
-                connection?.close().whenComplete { _ in }
-            }
-            deadline.state.withLock { $0.timer = timer }
             Task {
-                let result: Result<Set<PostgresTelemetryWriter.IdempotencyKey>, any Error>
+                let result: Result<Value, any Error>
                 do {
                     result = .success(try await operation(deadline))
                 } catch {
@@ -49,27 +48,82 @@ final class TransactionDeadline: Sendable {
         }
     }
 
-    static let timedOut = FleetError(.overloaded, "database transaction timed out", retryAfter: 1)
-
     /// Remembers the connection, to close it on timeout.
     func attach(_ connection: PostgresConnection) {
         state.withLock { $0.connection = connection }
     }
 
     /// Resumes the caller once; returns nil when it was resumed already, else the attached connection.
-    private func finish(
-        _ result: Result<Set<PostgresTelemetryWriter.IdempotencyKey>, any Error>
-    ) -> PostgresConnection?? {
-        let (continuation, connection, timer) = state.withLock { state in
-            defer {
-                state.continuation = nil
-                state.timer = nil
-            }
-            return (state.continuation, state.connection, state.timer)
+    private func finish(_ result: Result<Value, any Error>) -> PostgresConnection?? {
+        let (continuation, connection) = state.withLock { state in
+            defer { state.continuation = nil }
+            return (state.continuation, state.connection)
         }
         guard let continuation else { return nil }
-        timer?.cancel()
         continuation.resume(with: result)
         return .some(connection)
+    }
+}
+
+private let timedOut = FleetError(.overloaded, "database transaction timed out", retryAfter: 1)
+
+/// One sweep for every deadline of a writer (or any set of transactions): `run()` wakes every
+/// `interval` and expires what is past due. Registering and forgetting a deadline is a lock and a
+/// dictionary write, with no task or timer of its own.
+public final class TransactionWatchdog: Sendable {
+    struct Watch: Sendable {
+        let id: Int
+    }
+
+    private struct Entry {
+        let due: ContinuousClock.Instant
+        let expire: @Sendable () -> Void
+    }
+
+    private struct State {
+        var nextID = 0
+        var entries: [Int: Entry] = [:]
+    }
+
+    private let state = Mutex(State())
+    let interval: Duration
+
+    /// `interval` bounds how late a deadline is noticed.
+    public init(interval: Duration) {
+        self.interval = interval
+    }
+
+    func watch(until due: ContinuousClock.Instant, expire: @escaping @Sendable () -> Void) -> Watch {
+        state.withLock { state in
+            state.nextID &+= 1
+            state.entries[state.nextID] = Entry(due: due, expire: expire)
+            return Watch(id: state.nextID)
+        }
+    }
+
+    func forget(_ watch: Watch) {
+        state.withLock { _ = $0.entries.removeValue(forKey: watch.id) }
+    }
+
+    var watching: Int { state.withLock { $0.entries.count } }
+
+    /// Expires every deadline that is due; returns how many.
+    @discardableResult
+    func sweep(now: ContinuousClock.Instant = .now) -> Int {
+        let due = state.withLock { state -> [Entry] in
+            let due = state.entries.filter { $0.value.due <= now }
+            for id in due.keys { state.entries[id] = nil }
+            return Array(due.values)
+        }
+        due.forEach { $0.expire() }
+        return due.count
+    }
+
+    /// Sweeps until the task is cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            sweep()
+        }
     }
 }
