@@ -5,7 +5,7 @@ public enum LoggingBootstrap {
     /// Bootstraps swift-log once and returns the service's logger.
     public static func bootstrap(label: String, level: Logger.Level) -> Logger {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = DeferredMetadataLogHandler(StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }
