@@ -88,9 +88,9 @@ public final class TransactionWatchdog: Sendable {
     private let state = Mutex(State())
     let interval: Duration
 
-    /// `interval` bounds how late a deadline is noticed.
+    /// `interval` bounds how late a deadline is noticed (at least 10 ms: a zero interval would spin).
     public init(interval: Duration) {
-        self.interval = interval
+        self.interval = max(interval, .milliseconds(10))
     }
 
     func watch(until due: ContinuousClock.Instant, expire: @escaping @Sendable () -> Void) -> Watch {
