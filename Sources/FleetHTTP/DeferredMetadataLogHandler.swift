@@ -31,11 +31,15 @@ struct DeferredMetadataLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var event = event
-        // The event's own metadata wins over the logger's, as in StreamLogHandler.
-        if !metadata.isEmpty {
-            event.metadata = metadata.merging(event.metadata ?? [:]) { _, explicit in explicit }
+        guard !metadata.isEmpty else { return stream.log(event: event) }
+        // StreamLogHandler's precedence: the logger's metadata, then the provider's, then the event's.
+        var merged = metadata
+        if let provided = metadataProvider?.get(), !provided.isEmpty {
+            merged.merge(provided) { _, provided in provided }
         }
+        if let explicit = event.metadata { merged.merge(explicit) { _, explicit in explicit } }
+        var event = event
+        event.metadata = merged
         stream.log(event: event)
     }
 }
