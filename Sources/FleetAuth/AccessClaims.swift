@@ -31,16 +31,26 @@ public struct AccessClaims: Sendable, Equatable, Codable {
     }
 
     /// Scopes are space-separated (RFC 8693 §4.2).
-    /// Checked on every post, so it walks the bytes instead of splitting into an array.
+    /// Checked on every post, so it compares contiguous bytes instead of walking `Substring` views.
     public func hasScope(_ wanted: String) -> Bool {
-        guard let scope else { return false }
-        var rest = Substring(scope).utf8
-        while !rest.isEmpty {
-            let end = rest.firstIndex(of: UInt8(ascii: " ")) ?? rest.endIndex
-            if rest[..<end].elementsEqual(wanted.utf8) { return true }
-            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+        guard var scope else { return false }
+        var wanted = wanted
+        return scope.withUTF8 { scope in
+            wanted.withUTF8 { wanted in
+                var start = 0
+                while start <= scope.count {
+                    var end = start
+                    while end < scope.count, scope[end] != UInt8(ascii: " ") { end += 1 }
+                    if end - start == wanted.count,
+                        wanted.indices.allSatisfy({ scope[start + $0] == wanted[$0] })
+                    {
+                        return true
+                    }
+                    start = end + 1
+                }
+                return false
+            }
         }
-        return false
     }
 
     enum CodingKeys: String, CodingKey {
