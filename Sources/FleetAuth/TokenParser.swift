@@ -5,13 +5,20 @@ import Foundation
 public struct ParsedToken: Sendable {
     public let kid: String
     public let claims: AccessClaims
-    let signingInput: Substring
+    /// The token itself and the length of its signing input (header, dot, payload) in UTF-8 bytes.
+    let token: String
+    let signingInputCount: Int
     let signature: [UInt8]
 }
 
 /// The crypto-free half of token verification: splits a compact JWS (RFC 7515 §7.1) into its three
 /// parts, decodes them strictly and checks the header. Kept apart from `TokenVerifier` (which needs
 /// swift-crypto) so that `make fuzz` can build it with plain `swiftc` and run it under libFuzzer.
+///
+/// It runs on every uncached token, which the contract sets against OpenSSL's verify rate, so it
+/// reads one contiguous buffer: dots found by offset, header and claims decoded into stack memory,
+/// and no array of Substrings, indices or optional values (each such array costs a runtime
+/// metadata lookup as well as an allocation; together they were a quarter of the parse).
 public enum TokenParser {
     /// Splits and decodes a token; throws `token_malformed` (also for an empty `sub`),
     /// `alg_not_allowed`, `token_unknown_key` (missing kid) or `token_bad_signature` (empty
@@ -19,35 +26,48 @@ public enum TokenParser {
     public static func parse(_ token: String) throws(FleetError) -> ParsedToken {
         // 8 KiB is far beyond any token we mint (~800 bytes) and stops absurd inputs early.
         guard token.utf8.count <= 8192 else { throw FleetError(.tokenMalformed, "token longer than 8192 bytes") }
-        // Split on UTF-8 bytes: splitting by Character walks grapheme breaks, ~10 µs for a token.
         var token = token
-        token.makeContiguousUTF8()
-        let utf8 = token.utf8
-        let offsets: [Int] =
-            utf8.withContiguousStorageIfAvailable { bytes in
-                var found: [Int] = []
-                for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: ".") { found.append(offset) }
-                return found
-            } ?? []
-        guard offsets.count == 2 else {
-            throw FleetError(.tokenMalformed, "a JWT has three dot-separated parts, this one has \(offsets.count + 1)")
+        let result = token.withUTF8 { parse(bytes: $0) }
+        switch result {
+        case .success(let parts):
+            return ParsedToken(
+                kid: parts.kid, claims: parts.claims, token: token, signingInputCount: parts.signingInputCount,
+                signature: parts.signature
+            )
+        case .failure(let error): throw error
         }
-        let dots = offsets.map { utf8.index(utf8.startIndex, offsetBy: $0) }
-        let parts = [
-            token[token.startIndex..<dots[0]], token[utf8.index(after: dots[0])..<dots[1]],
-            token[utf8.index(after: dots[1])..<token.endIndex],
-        ]
-        guard let headerBytes = Base64URL.decode(parts[0]), !headerBytes.isEmpty else {
-            throw FleetError(.tokenMalformed, "header is not unpadded base64url")
+    }
+
+    private struct Parts {
+        var kid: String
+        var claims: AccessClaims
+        var signingInputCount: Int
+        var signature: [UInt8]
+    }
+
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Result<Parts, FleetError> {
+        do throws(FleetError) {
+            return .success(try split(bytes))
+        } catch {
+            return .failure(error)
         }
-        guard let payloadBytes = Base64URL.decode(parts[1]), !payloadBytes.isEmpty else {
-            throw FleetError(.tokenMalformed, "payload is not unpadded base64url")
+    }
+
+    private static func split(_ bytes: UnsafeBufferPointer<UInt8>) throws(FleetError) -> Parts {
+        let first = dot(in: bytes, from: 0)
+        let second = first.map { dot(in: bytes, from: $0 + 1) } ?? nil
+        guard let first, let second, dot(in: bytes, from: second + 1) == nil else {
+            let dots = bytes.count { $0 == UInt8(ascii: ".") }
+            throw FleetError(.tokenMalformed, "a JWT has three dot-separated parts, this one has \(dots + 1)")
         }
-        guard let signature = Base64URL.decode(parts[2]) else {
+        let headerText = UnsafeBufferPointer(rebasing: bytes[0..<first])
+        let payloadText = UnsafeBufferPointer(rebasing: bytes[(first + 1)..<second])
+        let signatureText = UnsafeBufferPointer(rebasing: bytes[(second + 1)...])
+        let header = try decoded(headerText, what: "header") { Header($0) }
+        guard let header else { throw FleetError(.tokenMalformed, "header is not a JSON object of the expected types") }
+        let raw = try decoded(payloadText, what: "payload") { RawClaims($0) }
+        guard let signature = Base64URL.decode(signatureText) else {
             throw FleetError(.tokenMalformed, "signature is not unpadded base64url")
-        }
-        guard let header = Header(headerBytes) else {
-            throw FleetError(.tokenMalformed, "header is not a JSON object of the expected types")
         }
         guard header.alg == "RS256" else {
             throw FleetError(.algNotAllowed, "alg \"\(header.alg.prefix(16))\" is not allowed; only RS256")
@@ -56,7 +76,7 @@ public enum TokenParser {
             throw FleetError(.tokenMalformed, "no critical header extension is understood (RFC 7515 §4.1.11)")
         }
         guard let kid = header.kid, !kid.isEmpty else { throw FleetError(.tokenUnknownKey, "header has no kid") }
-        guard let raw = RawClaims(payloadBytes) else {
+        guard let raw else {
             throw FleetError(.tokenMalformed, "claims are not a JSON object of RFC 7519 types with exp and sub")
         }
         // Every token names its subject; an empty one would pass the structure (found by `make fuzz`).
@@ -77,9 +97,33 @@ public enum TokenParser {
             fleet: raw.fleet, scope: raw.scope, role: raw.role
         )
         guard !signature.isEmpty else { throw FleetError(.tokenBadSignature, "signature is empty") }
-        return ParsedToken(
-            kid: kid, claims: claims, signingInput: token[parts[0].startIndex..<parts[1].endIndex], signature: signature
-        )
+        return Parts(kid: kid, claims: claims, signingInputCount: second, signature: signature)
+    }
+
+    /// The offset of the first "." at or after `start`, by memchr.
+    private static func dot(in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard start < bytes.count, let base = bytes.baseAddress,
+            let found = memchr(base + start, Int32(UInt8(ascii: ".")), bytes.count - start)
+        else { return nil }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// Decodes a base64url part into stack memory (heap beyond the standard library's stack limit)
+    /// and reads it; `token_malformed` when the part is empty or not unpadded base64url.
+    private static func decoded<T>(
+        _ text: UnsafeBufferPointer<UInt8>, what: String, _ read: (UnsafeBufferPointer<UInt8>) -> T
+    ) throws(FleetError) -> T {
+        guard let capacity = Base64URL.decodedCapacity(text.count), capacity > 0 else { throw malformed(what) }
+        let value = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer -> T? in
+            guard let count = Base64URL.decode(text, into: buffer), count > 0 else { return nil }
+            return read(UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+        guard let value else { throw malformed(what) }
+        return value
+    }
+
+    private static func malformed(_ what: String) -> FleetError {
+        FleetError(.tokenMalformed, "\(what) is not unpadded base64url")
     }
 }
 
@@ -90,13 +134,22 @@ private struct Header {
     var kid: String?
     var hasCrit: Bool
 
-    init?(_ bytes: [UInt8]) {
-        guard let object = FirstMembers(bytes, keys: ["alg", "kid", "typ", "crit"]) else { return nil }
-        guard case .string(let alg)? = object["alg"] else { return nil }
-        self.alg = alg
-        guard let kid = optionalString(object["kid"]), optionalString(object["typ"]) != nil else { return nil }
+    init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var alg, kid, typ, crit: JSONValue?
+        let valid = JSONObjectReader.forEachMember(bytes) { key, value in
+            switch key {
+            case "alg": keepFirst(&alg, value)
+            case "kid": keepFirst(&kid, value)
+            case "typ": keepFirst(&typ, value)
+            case "crit": keepFirst(&crit, value)
+            default: break
+            }
+        }
+        guard valid, case .string(let algName)? = alg else { return nil }
+        self.alg = algName
+        guard let kid = optionalString(kid), optionalString(typ) != nil else { return nil }
         self.kid = kid.value
-        switch object["crit"] {
+        switch crit {
         case nil, .null?: hasCrit = false
         case .array(let names)? where names.allSatisfy({ if case .string = $0 { true } else { false } }): hasCrit = true
         default: return nil
@@ -117,19 +170,31 @@ private struct RawClaims {
     var scope: String?
     var role: String?
 
-    init?(_ bytes: [UInt8]) {
-        guard
-            let object = FirstMembers(
-                bytes, keys: ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "fleet", "scope", "role"])
+    init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var iss, sub, aud, iat, nbf, exp, jti, fleet, scope, role: JSONValue?
+        let valid = JSONObjectReader.forEachMember(bytes) { key, value in
+            switch key {
+            case "iss": keepFirst(&iss, value)
+            case "sub": keepFirst(&sub, value)
+            case "aud": keepFirst(&aud, value)
+            case "iat": keepFirst(&iat, value)
+            case "nbf": keepFirst(&nbf, value)
+            case "exp": keepFirst(&exp, value)
+            case "jti": keepFirst(&jti, value)
+            case "fleet": keepFirst(&fleet, value)
+            case "scope": keepFirst(&scope, value)
+            case "role": keepFirst(&role, value)
+            default: break
+            }
+        }
+        guard valid, case .string(let subject)? = sub, case .number(let expiry)? = exp,
+            let iss = optionalString(iss), let jti = optionalString(jti),
+            let fleet = optionalString(fleet), let scope = optionalString(scope),
+            let role = optionalString(role), let iat = optionalNumber(iat),
+            let nbf = optionalNumber(nbf)
         else { return nil }
-        guard case .string(let sub)? = object["sub"], case .number(let exp)? = object["exp"],
-            let iss = optionalString(object["iss"]), let jti = optionalString(object["jti"]),
-            let fleet = optionalString(object["fleet"]), let scope = optionalString(object["scope"]),
-            let role = optionalString(object["role"]), let iat = optionalNumber(object["iat"]),
-            let nbf = optionalNumber(object["nbf"])
-        else { return nil }
-        self.sub = sub
-        self.exp = exp
+        self.sub = subject
+        self.exp = expiry
         self.iss = iss.value
         self.jti = jti.value
         self.fleet = fleet.value
@@ -138,41 +203,24 @@ private struct RawClaims {
         self.iat = iat.value
         self.nbf = nbf.value
         // `aud` is a string or an array of strings (RFC 7519 §4.1.3).
-        switch object["aud"] {
-        case nil, .null?: aud = nil
-        case .string(let one)?: aud = [one]
+        switch aud {
+        case nil, .null?: self.aud = nil
+        case .string(let one)?: self.aud = [one]
         case .array(let many)?:
             var values: [String] = []
             for item in many {
                 guard case .string(let value) = item else { return nil }
                 values.append(value)
             }
-            aud = values
+            self.aud = values
         default: return nil
         }
     }
 }
 
-/// The first value of each wanted key in a JSON object text (as `JSONDecoder` keeps the first of a
-/// repeated key); other members are checked as JSON and dropped. Nil when not a JSON object.
-private struct FirstMembers {
-    private var values: [JSONValue?]
-    private let keys: [String]
-
-    init?(_ bytes: [UInt8], keys: [String]) {
-        self.keys = keys
-        var values = [JSONValue?](repeating: nil, count: keys.count)
-        let valid = JSONObjectReader.forEachMember(bytes) { key, value in
-            if let slot = keys.firstIndex(of: key), values[slot] == nil { values[slot] = value }
-        }
-        guard valid else { return nil }
-        self.values = values
-    }
-
-    subscript(key: String) -> JSONValue? {
-        guard let slot = keys.firstIndex(of: key) else { return nil }
-        return values[slot]
-    }
+/// A repeated member keeps its first value, as `JSONDecoder` does.
+private func keepFirst(_ slot: inout JSONValue?, _ value: JSONValue) {
+    if case .none = slot { slot = value }
 }
 
 /// A field that may be absent or null (`.some(nil)`), or a string; nil when of another type.

@@ -45,9 +45,10 @@ public struct TokenVerifier: Sendable {
         }
         let signature = _RSA.Signing.RSASignature(rawRepresentation: parsed.signature)
         // Hash the signing input in place (the token's bytes are contiguous after parsing).
-        let digest =
-            parsed.signingInput.utf8.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
-            ?? SHA256.hash(data: Array(parsed.signingInput.utf8))
+        var token = parsed.token
+        let digest = token.withUTF8 {
+            SHA256.hash(data: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[..<parsed.signingInputCount])))
+        }
         guard key.isValidSignature(signature, for: digest, padding: .insecurePKCS1v1_5) else {
             throw FleetError(.tokenBadSignature, "signature does not verify")
         }

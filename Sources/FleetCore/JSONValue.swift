@@ -24,28 +24,32 @@ public enum JSONObjectReader {
     /// (the token path reads ten-odd fields per token). Returns false when the text is not valid
     /// JSON or not an object; members seen before the error have been passed already.
     public static func forEachMember(_ bytes: [UInt8], _ body: (String, JSONValue) -> Void) -> Bool {
-        bytes.withUnsafeBufferPointer { buffer in
-            var scanner = Scanner(bytes: buffer)
-            guard scanner.peek() == UInt8(ascii: "{") else { return false }
+        bytes.withUnsafeBufferPointer { forEachMember($0, body) }
+    }
+
+    /// The same over a buffer (the token parser decodes into stack memory).
+    public static func forEachMember(_ buffer: UnsafeBufferPointer<UInt8>, _ body: (String, JSONValue) -> Void) -> Bool
+    {
+        var scanner = Scanner(bytes: buffer)
+        guard scanner.peek() == UInt8(ascii: "{") else { return false }
+        scanner.index += 1
+        if scanner.peek() == UInt8(ascii: "}") {
             scanner.index += 1
-            if scanner.peek() == UInt8(ascii: "}") {
+            return scanner.atEnd()
+        }
+        while true {
+            guard scanner.peek() == UInt8(ascii: "\""), let key = scanner.string(),
+                scanner.peek() == UInt8(ascii: ":")
+            else { return false }
+            scanner.index += 1
+            guard let item = scanner.value(depth: 1) else { return false }
+            body(key, item)
+            switch scanner.peek() {
+            case UInt8(ascii: ","): scanner.index += 1
+            case UInt8(ascii: "}"):
                 scanner.index += 1
                 return scanner.atEnd()
-            }
-            while true {
-                guard scanner.peek() == UInt8(ascii: "\""), let key = scanner.string(),
-                    scanner.peek() == UInt8(ascii: ":")
-                else { return false }
-                scanner.index += 1
-                guard let item = scanner.value(depth: 1) else { return false }
-                body(key, item)
-                switch scanner.peek() {
-                case UInt8(ascii: ","): scanner.index += 1
-                case UInt8(ascii: "}"):
-                    scanner.index += 1
-                    return scanner.atEnd()
-                default: return false
-                }
+            default: return false
             }
         }
     }

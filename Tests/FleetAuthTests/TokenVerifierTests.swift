@@ -76,6 +76,26 @@ struct TokenVerifierTests {
             code(raw(header: #"{"alg":"RS256","kid":"k"}"#, payload: #"{"sub":"d","exp":1e300}"#)) == .tokenMalformed)
     }
 
+    @Test("a repeated member keeps its first value; escapes, non-ASCII text and null read as JSON says")
+    func claimsReading() throws {
+        let header = #"{"alg":"RS256","kid":"k1","kid":"k2","typ":null}"#
+        let payload =
+            #"{"sub":"d\u00e9v","sub":"other","exp":100,"exp":"x","fleet":"Zürich","\u0073cope":"telemetry:write","#
+            + #""role":null,"aud":["a","b"],"extra":{"nested":[1,true,null]}}"#
+        let parsed = try verifier.parse(raw(header: header, payload: payload))
+        #expect(parsed.kid == "k1")
+        #expect(parsed.claims.sub == "dév")
+        #expect(parsed.claims.exp == 100)
+        #expect(parsed.claims.fleet == "Zürich")
+        #expect(parsed.claims.scope == "telemetry:write")
+        #expect(parsed.claims.role == nil)
+        #expect(parsed.claims.aud == ["a", "b"])
+        // Invalid UTF-8 inside a claim string is malformed, not repaired.
+        let invalid = Array(#"{"sub":"d"#.utf8) + [0xFF] + Array(#"","exp":100}"#.utf8)
+        let token = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(invalid) + ".c2ln"
+        #expect(code(token) == .tokenMalformed)
+    }
+
     @Test("a valid signature with another payload does not verify")
     func tamperedPayload() throws {
         let good = try TokenSigner().sign(claims(), with: Self.key)

@@ -124,6 +124,25 @@ struct Base64URLTests {
         #expect(Base64URL.decode("Y") == nil)
         #expect(Base64URL.decode("-_-_") == [0xFB, 0xFF, 0xBF])
     }
+
+    @Test("refuses a character outside the alphabet at any position of any length")
+    func badCharacterAnywhere() {
+        // The decoder reads four characters at a time, then a tail of two or three: every length
+        // and every position crosses both paths (well-formed input is checked against Foundation
+        // in Base64URLReferenceTests).
+        for length in 0..<64 {
+            let text = Base64URL.encode((0..<length).map { UInt8(($0 * 151 + 7) % 256) })
+            var characters = Array(text.utf8)
+            for position in characters.indices {
+                let original = characters[position]
+                for bad in [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "/"), 0x20, 0x00, 0xC3] {
+                    characters[position] = bad
+                    #expect(Base64URL.decode(String(decoding: characters, as: UTF8.self)) == nil)
+                }
+                characters[position] = original
+            }
+        }
+    }
 }
 
 @Suite("Error codes")
