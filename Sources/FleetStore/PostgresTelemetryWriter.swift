@@ -245,8 +245,8 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         }
         var claimed = Set<IdempotencyKey>()
         guard rows.count > 0 || !keys.isEmpty else { return claimed }
-        let result = try await connection.query(rows.insert(claiming: Array(keys)), logger: logger)
-        for try await (device, key) in result.decode((String, String).self) {
+        let result = try await connection.execute(rows.insert(claiming: Array(keys)), logger: logger)
+        for try await (device, key) in result {
             claimed.insert(IdempotencyKey(device: device, key: key))
         }
         return claimed

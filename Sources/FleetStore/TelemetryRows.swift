@@ -11,35 +11,35 @@ import PostgresNIO
 /// an error instead, and the request is answered 503 with nothing stored.
 struct TelemetryRows {
     private(set) var count = 0
-    private var devices: [String] = []
+    private var devices: BinaryArrayColumn<TextElements>
     /// The row's batch Idempotency-Key, '' for none (a real key has 1–64 characters).
-    private var keys: [String] = []
+    private var keys: BinaryArrayColumn<TextElements>
     /// Microseconds since the Unix epoch, rounded to nearest: exact where a Date would truncate.
-    private var micros: [Int64] = []
-    private var names: [String] = []
-    private var hasUnit: [Bool] = []
-    private var units: [String] = []
+    private var micros: BinaryArrayColumn<Int64Elements>
+    private var names: BinaryArrayColumn<TextElements>
+    private var hasUnit: BinaryArrayColumn<BoolElements>
+    private var units: BinaryArrayColumn<TextElements>
     /// 0 number, 1 string, 2 boolean, 3 data, -1 none (a sum-only record).
-    private var kinds: [Int16] = []
-    private var numbers: [Double] = []
-    private var texts: [String] = []
-    private var bools: [Bool] = []
-    private var hasSum: [Bool] = []
-    private var sums: [Double] = []
+    private var kinds: BinaryArrayColumn<Int16Elements>
+    private var numbers: BinaryArrayColumn<Float64Elements>
+    private var texts: BinaryArrayColumn<TextElements>
+    private var bools: BinaryArrayColumn<BoolElements>
+    private var hasSum: BinaryArrayColumn<BoolElements>
+    private var sums: BinaryArrayColumn<Float64Elements>
 
     init(capacity: Int) {
-        devices.reserveCapacity(capacity)
-        keys.reserveCapacity(capacity)
-        micros.reserveCapacity(capacity)
-        names.reserveCapacity(capacity)
-        hasUnit.reserveCapacity(capacity)
-        units.reserveCapacity(capacity)
-        kinds.reserveCapacity(capacity)
-        numbers.reserveCapacity(capacity)
-        texts.reserveCapacity(capacity)
-        bools.reserveCapacity(capacity)
-        hasSum.reserveCapacity(capacity)
-        sums.reserveCapacity(capacity)
+        devices = .init(capacity: capacity)
+        keys = .init(capacity: capacity)
+        micros = .init(capacity: capacity)
+        names = .init(capacity: capacity)
+        hasUnit = .init(capacity: capacity)
+        units = .init(capacity: capacity)
+        kinds = .init(capacity: capacity)
+        numbers = .init(capacity: capacity)
+        texts = .init(capacity: capacity)
+        bools = .init(capacity: capacity)
+        hasSum = .init(capacity: capacity)
+        sums = .init(capacity: capacity)
     }
 
     mutating func append(device: String, key: String?, record: ResolvedRecord) {
@@ -82,26 +82,79 @@ struct TelemetryRows {
     /// another transaction holds is not claimed) and inserts every unkeyed row and every row whose
     /// key it claimed; answers the claimed keys. The arrays travel as bound parameters in
     /// PostgreSQL's binary format.
-    func insert(claiming: [PostgresTelemetryWriter.IdempotencyKey]) -> PostgresQuery {
-        let claimDevices = claiming.map(\.device)
-        let claimKeys = claiming.map(\.key)
-        return """
-            WITH claimed AS (
-                INSERT INTO idempotency_keys (device_id, key)
-                SELECT * FROM unnest(\(claimDevices)::text[], \(claimKeys)::text[])
-                ON CONFLICT DO NOTHING RETURNING device_id, key
-            ), stored AS (
-                INSERT INTO telemetry (device_id, time, name, unit, value, string_value, bool_value, data_value, sum)
-                SELECT d, timestamptz 'epoch' + t * interval '1 microsecond', n, CASE WHEN hu THEN u END,
-                       CASE WHEN k = 0 THEN v END, CASE WHEN k = 1 THEN x END, CASE WHEN k = 2 THEN b END,
-                       CASE WHEN k = 3 THEN x END, CASE WHEN hs THEN s END
-                FROM unnest(\(devices)::text[], \(keys)::text[], \(micros)::int8[], \(names)::text[],
-                            \(hasUnit)::bool[], \(units)::text[], \(kinds)::int2[], \(numbers)::float8[],
-                            \(texts)::text[], \(bools)::bool[], \(hasSum)::bool[], \(sums)::float8[])
-                     AS r(d, key, t, n, hu, u, k, v, x, b, hs, s)
-                WHERE r.key = '' OR (r.d, r.key) IN (SELECT device_id, key FROM claimed)
-            )
-            SELECT device_id, key FROM claimed
-            """
+    func insert(claiming: [PostgresTelemetryWriter.IdempotencyKey]) -> TelemetryInsert {
+        TelemetryInsert(
+            claimDevices: claiming.map(\.device), claimKeys: claiming.map(\.key), devices: devices, keys: keys,
+            micros: micros, names: names, hasUnit: hasUnit, units: units, kinds: kinds, numbers: numbers,
+            texts: texts, bools: bools, hasSum: hasSum, sums: sums
+        )
+    }
+}
+
+/// The writer's one statement, prepared once per connection: sent as an unnamed statement it was
+/// parsed and planned on every transaction, 0.3–0.4 ms of PostgreSQL's CPU here against 0.08 ms
+/// to execute a small batch (EXPLAIN ANALYZE), while PostgreSQL shares two cores with ingest.
+/// The arrays are unnested in the select list, which streams rows in lockstep (all have the same
+/// length); `FROM unnest(a, b, …)` stored every row in a tuplestore first: 20 000 rows took 150 ms
+/// that way against 102 ms (EXPLAIN ANALYZE).
+struct TelemetryInsert: PostgresPreparedStatement {
+    typealias Row = (String, String)
+
+    static let name = "fleetgate_telemetry_insert_v1"
+    static let sql = """
+        WITH claimed AS (
+            INSERT INTO idempotency_keys (device_id, key)
+            SELECT * FROM unnest($1::text[], $2::text[])
+            ON CONFLICT DO NOTHING RETURNING device_id, key
+        ), stored AS (
+            INSERT INTO telemetry (device_id, time, name, unit, value, string_value, bool_value, data_value, sum)
+            SELECT d, timestamptz 'epoch' + t * interval '1 microsecond', n, CASE WHEN hu THEN u END,
+                   CASE WHEN k = 0 THEN v END, CASE WHEN k = 1 THEN x END, CASE WHEN k = 2 THEN b END,
+                   CASE WHEN k = 3 THEN x END, CASE WHEN hs THEN s END
+            FROM (SELECT unnest($3::text[]) AS d, unnest($4::text[]) AS key, unnest($5::int8[]) AS t,
+                         unnest($6::text[]) AS n, unnest($7::bool[]) AS hu, unnest($8::text[]) AS u,
+                         unnest($9::int2[]) AS k, unnest($10::float8[]) AS v, unnest($11::text[]) AS x,
+                         unnest($12::bool[]) AS b, unnest($13::bool[]) AS hs, unnest($14::float8[]) AS s) AS r
+            WHERE r.key = '' OR (r.d, r.key) IN (SELECT device_id, key FROM claimed)
+        )
+        SELECT device_id, key FROM claimed
+        """
+
+    let claimDevices: [String]
+    let claimKeys: [String]
+    let devices: BinaryArrayColumn<TextElements>
+    let keys: BinaryArrayColumn<TextElements>
+    let micros: BinaryArrayColumn<Int64Elements>
+    let names: BinaryArrayColumn<TextElements>
+    let hasUnit: BinaryArrayColumn<BoolElements>
+    let units: BinaryArrayColumn<TextElements>
+    let kinds: BinaryArrayColumn<Int16Elements>
+    let numbers: BinaryArrayColumn<Float64Elements>
+    let texts: BinaryArrayColumn<TextElements>
+    let bools: BinaryArrayColumn<BoolElements>
+    let hasSum: BinaryArrayColumn<BoolElements>
+    let sums: BinaryArrayColumn<Float64Elements>
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 14)
+        bindings.append(claimDevices)
+        bindings.append(claimKeys)
+        bindings.append(devices)
+        bindings.append(keys)
+        bindings.append(micros)
+        bindings.append(names)
+        bindings.append(hasUnit)
+        bindings.append(units)
+        bindings.append(kinds)
+        bindings.append(numbers)
+        bindings.append(texts)
+        bindings.append(bools)
+        bindings.append(hasSum)
+        bindings.append(sums)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode((String, String).self)
     }
 }
