@@ -25,7 +25,7 @@ public func buildIngestApplication(
         logger.logLevel = configuration.logLevel
         return logger
     }()
-    let factory = PrometheusMetricsFactory(registry: registry)
+    let factory = PrometheusMetricsFactory.fleetgate(registry: registry)
     let metrics = IngestMetrics(factory: factory)
     let client = PostgresClient(
         configuration: try DatabaseURL.configuration(

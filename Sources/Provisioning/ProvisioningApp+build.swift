@@ -33,7 +33,7 @@ public func buildProvisioningApplication(
     let encryption = try KeyEncryption(base64: configuration.keyEncryptionKey)
     let keyRing = KeyRing(
         repository: SigningKeyRepository(client: client, encryption: encryption, logger: logger), clock: clock)
-    let metrics = ProvisioningMetrics(factory: PrometheusMetricsFactory(registry: registry))
+    let metrics = ProvisioningMetrics(factory: PrometheusMetricsFactory.fleetgate(registry: registry))
     let verifier = TokenVerifier(
         rules: VerificationRules(issuer: configuration.issuer, audience: TokenNames.adminAudience))
     let routes = ProvisioningRoutes(

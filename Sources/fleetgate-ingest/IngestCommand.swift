@@ -38,7 +38,7 @@ struct Serve: AsyncParsableCommand {
         let configuration = try await loadConfiguration(settings)
         let logger = bootstrapLogging(configuration.logLevel)
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(PrometheusMetricsFactory.fleetgate(registry: registry))
         let app = try buildIngestApplication(configuration: configuration, registry: registry, logger: logger)
         try await app.runService()
     }

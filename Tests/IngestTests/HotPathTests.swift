@@ -174,6 +174,10 @@ struct HotPathTests {
             let transactions = try await TestDatabase.scalar(
                 stack.databaseURL, "SELECT count(DISTINCT xmin::text)::int8 FROM telemetry")
             #expect(transactions <= 40)
+            // Every transaction is timed, in buckets fine enough for a millisecond commit.
+            let text = String(buffer: try await stack.ingest.execute(uri: "/metrics", method: .get).body)
+            #expect(text.contains(#"fleetgate_writer_commit_seconds_bucket{le="0.0001"}"#))
+            #expect(TestStack.metric("fleetgate_writer_commit_seconds_count", in: text) == Double(transactions))
         }
     }
 
