@@ -49,11 +49,19 @@ public struct DeviceRepository: Sendable {
     let client: PostgresClient
     let logger: Logger
     let exchanges: NaturalBatcher<PendingExchange, RefreshExchange>
+    /// Bounds every refresh-token exchange: a statement whose backend was killed can wait forever
+    /// in postgres-nio, and the token requests of its batch with it. Its `run()` must be running
+    /// (provisioning runs it as a service) for `exchangeTimeout` to be enforced.
+    public let watchdog: TransactionWatchdog
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, exchangeTimeout: Duration = .seconds(30)) {
         self.client = client
         self.logger = logger
-        self.exchanges = Self.exchangeBatcher(client: client, logger: logger)
+        // A tenth of the timeout, at most a second, as for the ingest writer.
+        let watchdog = TransactionWatchdog(interval: min(exchangeTimeout / 10, .seconds(1)))
+        self.watchdog = watchdog
+        self.exchanges = Self.exchangeBatcher(
+            client: client, watchdog: watchdog, timeout: exchangeTimeout, logger: logger)
     }
 
     static let columns = "id, fleet, labels::text, status, revoked_before, created_at, last_seen_at"
@@ -237,22 +245,28 @@ public struct DeviceRepository: Sendable {
 
     /// Batches concurrent exchanges: a token request costs a share of one round trip, not one
     /// (BENCHMARKS.md, token issuance). Four lanes keep PostgreSQL busy while a batch commits.
-    static func exchangeBatcher(client: PostgresClient, logger: Logger) -> NaturalBatcher<
-        PendingExchange, RefreshExchange
-    > {
+    static func exchangeBatcher(
+        client: PostgresClient, watchdog: TransactionWatchdog, timeout: Duration, logger: Logger
+    ) -> NaturalBatcher<PendingExchange, RefreshExchange> {
         NaturalBatcher(lanes: 4, maxBatch: 128) { take in
-            try await exchangeAll(take, client: client, logger: logger)
+            try await TransactionDeadline<[RefreshExchange]>.run(timeout, watchdog: watchdog, logger: logger) {
+                deadline in
+                try await client.withConnection { connection in
+                    deadline.attach(connection)
+                    return try await exchangeAll(take, on: connection, logger: logger)
+                }
+            }
         }
     }
 
-    static func exchangeAll(_ take: [PendingExchange], client: PostgresClient, logger: Logger) async throws
-        -> [RefreshExchange]
+    static func exchangeAll(_ take: [PendingExchange], on connection: PostgresConnection, logger: Logger)
+        async throws -> [RefreshExchange]
     {
         let presented = take.map { ByteBuffer(bytes: $0.presentedHash) }
         let successors = take.map { ByteBuffer(bytes: $0.newHash) }
         let times = take.map(\.now)
         let graces = take.map(\.grace)
-        let rows = try await client.query(
+        let rows = try await connection.query(
             """
             SELECT ordinal, outcome, device_id, fleet, labels, status, revoked_before, created_at, last_seen_at
             FROM exchange_refresh_tokens(\(presented), \(successors), \(times), \(graces))

@@ -1,6 +1,7 @@
 import FleetCore
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Synchronization
 
 /// Bounds one transaction in time. The transaction runs in its own task; when it is not done by
@@ -125,5 +126,20 @@ public final class TransactionWatchdog: Sendable {
             try? await Task.sleep(for: interval)
             sweep()
         }
+    }
+}
+
+/// The watchdog as a service of an application's group, for statements outside the ingest writer
+/// (which runs its own): it sweeps until graceful shutdown, listed before the HTTP server so the
+/// server's in-flight requests finish first.
+public struct TransactionWatchdogService: Service {
+    let watchdog: TransactionWatchdog
+
+    public init(_ watchdog: TransactionWatchdog) {
+        self.watchdog = watchdog
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await watchdog.run() }
     }
 }

@@ -36,10 +36,11 @@ public func buildProvisioningApplication(
     let metrics = ProvisioningMetrics(factory: PrometheusMetricsFactory.fleetgate(registry: registry))
     let verifier = TokenVerifier(
         rules: VerificationRules(issuer: configuration.issuer, audience: TokenNames.adminAudience))
+    let devices = DeviceRepository(client: client, logger: logger)
     let routes = ProvisioningRoutes(
         configuration: configuration,
         operators: PostgresOperatorRepository(client: client, logger: logger),
-        devices: DeviceRepository(client: client, logger: logger),
+        devices: devices,
         telemetry: TelemetryReader(client: client, logger: logger),
         keyRing: keyRing,
         issuer: TokenIssuer(
@@ -66,7 +67,7 @@ public func buildProvisioningApplication(
             certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-provisioning"),
-        services: [client],
+        services: [client, TransactionWatchdogService(devices.watchdog)],
         logger: logger
     )
     let runMigrations = configuration.runMigrations

@@ -10,15 +10,17 @@ import Testing
 /// `exchange_refresh_tokens` statements: every caller must still get its own outcome.
 @Suite("Refresh-token exchange against PostgreSQL: batched, each caller its own outcome")
 struct RefreshExchangeTests {
-    static func run(devices count: Int, _ body: @Sendable (DeviceRepository, [String], String) async throws -> Void)
-        async throws
-    {
+    static func run(
+        devices count: Int, exchangeTimeout: Duration = .seconds(30),
+        _ body: @Sendable (DeviceRepository, [String], String) async throws -> Void
+    ) async throws {
         let url = try await TestDatabase.create()
         let client = PostgresClient(
             configuration: try DatabaseURL.configuration(url, maxConnections: 8), backgroundLogger: TestDatabase.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
-            let repository = DeviceRepository(client: client, logger: TestDatabase.logger)
+            let repository = DeviceRepository(
+                client: client, logger: TestDatabase.logger, exchangeTimeout: exchangeTimeout)
             let tokens = (0..<count).map { _ in RefreshToken.generate() }
             let requests = tokens.enumerated().map { index, token in
                 EnrollmentRequest(
@@ -36,6 +38,52 @@ struct RefreshExchangeTests {
         try await repository.exchange(
             presentedHash: RefreshToken.hash(token), newHash: RefreshToken.hash(RefreshToken.generate()), now: now,
             grace: 60)
+    }
+
+    @Test("an exchange stuck behind a row lock is answered overloaded at its deadline; the next one works")
+    func deadline() async throws {
+        try await Self.run(devices: 2, exchangeTimeout: .seconds(3)) { repository, tokens, url in
+            let watchdog = Task { await repository.watchdog.run() }
+            defer { watchdog.cancel() }
+            let locker = PostgresClient(
+                configuration: try DatabaseURL.configuration(url, maxConnections: 1),
+                backgroundLogger: TestDatabase.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await locker.run() }
+                try await locker.withConnection { connection in
+                    // Another session holds token 0's row. It lets go after 30 s, so without a
+                    // deadline the exchange would rotate then, and the test fails instead of hanging.
+                    // The deadline is 3 s, not less: the next exchange opens a new connection, which
+                    // takes a while on a machine busy with the rest of the suite.
+                    let hash = ByteBuffer(bytes: RefreshToken.hash(tokens[0]))
+                    try await connection.query("BEGIN", logger: TestDatabase.logger)
+                    try await connection.query(
+                        "SELECT 1 FROM refresh_tokens WHERE token_hash = \(hash) FOR UPDATE",
+                        logger: TestDatabase.logger)
+                    let release = Task {
+                        try? await Task.sleep(for: .seconds(30))
+                        _ = try? await connection.query("ROLLBACK", logger: TestDatabase.logger)
+                    }
+                    let started = ContinuousClock.now
+                    do {
+                        let outcome = try await Self.exchange(repository, tokens[0])
+                        Issue.record("the locked exchange answered \(outcome)")
+                    } catch let error as FleetError {
+                        #expect(error.code == .overloaded)
+                    }
+                    #expect(ContinuousClock.now - started < .seconds(15))
+                    release.cancel()
+                    _ = try? await connection.query("ROLLBACK", logger: TestDatabase.logger)
+                }
+                group.cancelAll()
+            }
+            // The closed connection is replaced: the next exchange rotates as usual.
+            guard case .rotated(let device) = try await Self.exchange(repository, tokens[1]) else {
+                Issue.record("the exchange after a timeout did not rotate")
+                return
+            }
+            #expect(device.id == "x-1")
+        }
     }
 
     @Test("60 exchanges of different tokens at once each rotate their own device's token")
