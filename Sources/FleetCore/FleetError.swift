@@ -70,11 +70,14 @@ public struct FleetError: Error, Sendable, Equatable, CustomStringConvertible {
     public let detail: String
     /// Seconds to wait before retrying (429 and 503 answers).
     public let retryAfter: Int?
+    /// The methods the path answers (405 answers' `Allow` header).
+    public let allow: [String]?
 
-    public init(_ code: Code, _ detail: String, retryAfter: Int? = nil) {
+    public init(_ code: Code, _ detail: String, retryAfter: Int? = nil, allow: [String]? = nil) {
         self.code = code
         self.detail = detail
         self.retryAfter = retryAfter
+        self.allow = allow
     }
 
     public var status: Int { code.status }

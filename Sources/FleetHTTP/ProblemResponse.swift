@@ -25,6 +25,9 @@ public enum ProblemResponse {
         if error.status == 429 || error.status == 503 {
             headers[.retryAfter] = String(error.retryAfter ?? 1)
         }
+        if let allow = error.allow {
+            headers[.allow] = allow.joined(separator: ", ")
+        }
         var body = ByteBuffer()
         body.writeString(#"{"type":"about:blank","title":"#)
         writeJSONString(error.code.title, to: &body)

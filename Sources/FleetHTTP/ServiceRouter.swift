@@ -5,6 +5,7 @@ import Prometheus
 /// `/healthz`, `/readyz` and `/metrics`. Outermost first: Hummingbird's metrics and the request
 /// log see the final status, after `ProblemMiddleware` has turned an error into problem+json.
 /// Middleware a service adds afterwards sits inside `ProblemMiddleware` and still sees errors.
+/// `finish` runs after the service's routes are registered.
 public enum ServiceRouter {
     public static func make(
         registry: PrometheusCollectorRegistry, readiness: @escaping HealthRoutes.ReadinessCheck
@@ -16,5 +17,13 @@ public enum ServiceRouter {
         HealthRoutes(readiness: readiness).register(on: router)
         MetricsRoute(registry: registry).register(on: router)
         return router
+    }
+
+    /// Call after the service's last route: a known path asked with another method is then
+    /// answered 405 `method_not_allowed` with `Allow`, instead of the router's 404.
+    public static func finish(_ router: Router<BasicRequestContext>) {
+        let allowed = AllowedMethods()
+        allowed.load(from: router)
+        router.add(middleware: MethodNotAllowedMiddleware(allowed: allowed))
     }
 }

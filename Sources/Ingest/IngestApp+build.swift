@@ -77,6 +77,7 @@ public func buildIngestApplication(
     }
     router.add(middleware: RejectionMetricsMiddleware(metrics: metrics))
     route.register(on: router)
+    ServiceRouter.finish(router)
 
     var app = Application(
         router: router,

@@ -60,6 +60,7 @@ public func buildProvisioningApplication(
         return ["database": database, "keys": keyRing.isLoaded]
     }
     routes.register(on: router)
+    ServiceRouter.finish(router)
 
     var app = Application(
         router: router,

@@ -123,6 +123,7 @@ struct OpenAPIRoutesTests {
             let source = try Self.read(build)
             #expect(source.contains("ServiceRouter.make("), "\(build) does not start from the shared router")
             #expect(source.contains(".register(on: router)"), "\(build) registers no routes")
+            #expect(source.contains("ServiceRouter.finish(router)"), "\(build) does not answer 405 for known paths")
         }
     }
 

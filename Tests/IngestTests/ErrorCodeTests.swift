@@ -347,6 +347,16 @@ struct ErrorCodeTests {
         }
     }
 
+    @Test("GET /v1/telemetry is method_not_allowed (405) with Allow: POST, and counted")
+    func methodNotAllowed() async throws {
+        try await expectRejected("method_not_allowed", 405) { stack, token in
+            let answer = try await stack.ingest.execute(
+                uri: "/v1/telemetry", method: .get, headers: [.authorization: "Bearer \(token)"])
+            #expect(answer.headers[.allow] == "POST")
+            return [("GET", answer)]
+        }
+    }
+
     @Test("a full write queue is overloaded (503, Retry-After) at once")
     func overloadedQueueFull() async throws {
         try await expectRejected("overloaded", 503, ingest: { $0.writerMaxQueuedRows = 2 }) { stack, token in

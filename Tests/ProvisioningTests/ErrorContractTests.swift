@@ -80,6 +80,29 @@ struct ErrorContractTests {
         }
     }
 
+    @Test("a known path asked with another method is method_not_allowed with Allow; a handler's 404 stays 404")
+    func methodNotAllowed() async throws {
+        try await ProvisioningHarness.run { h in
+            let admin = try await h.login()
+            for (method, path, allow) in [
+                (HTTPRequest.Method.get, "/v1/token", "POST"),
+                (.put, "/v1/devices/some-id", "DELETE, GET"),
+                (.get, "/v1/devices/bulk", "POST"),
+                (.delete, "/v1/devices", "GET, POST"),
+            ] {
+                let answer = try await h.call(method, path, token: admin)
+                #expect(answer.status.code == 405, "\(method) \(path)")
+                #expect(ProvisioningHarness.code(answer) == "method_not_allowed", "\(method) \(path)")
+                #expect(answer.headers[.allow] == allow, "\(method) \(path)")
+            }
+            // An unknown device is the handler's 404, and an unknown path is still the router's.
+            let device = try await h.call(.get, "/v1/devices/some-id", token: admin)
+            #expect(device.status == .notFound)
+            #expect(device.headers[.allow] == nil)
+            #expect(try await h.call(.put, "/v1/nothing-here", token: admin).status == .notFound)
+        }
+    }
+
     @Test("JSON endpoints: bad bodies are invalid_request, oversized ones payload_too_large, unknown routes not_found")
     func bodiesAndRoutes() async throws {
         try await ProvisioningHarness.run { h in
