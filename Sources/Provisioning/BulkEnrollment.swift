@@ -10,8 +10,8 @@ import Logging
 import NIOCore
 
 /// `POST /v1/devices/bulk`: NDJSON or CSV in, one NDJSON line out per input line, streamed as
-/// chunks commit. Lines are enrolled 1 000 at a time in one round trip; a bad or duplicate line
-/// is reported on its own line and the others are enrolled.
+/// chunks commit. Lines are enrolled 1 000 at a time in one transaction, two chunks at once; a bad
+/// or duplicate line is reported on its own line and the others are enrolled.
 struct BulkEnrollment: Sendable {
     let routes: ProvisioningRoutes
     static let chunkSize = 1000
@@ -50,23 +50,35 @@ struct BulkEnrollment: Sendable {
             status: .ok,
             headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"],
             body: ResponseBody { writer in
-                var enrolled = 0
-                var start = 0
-                while start < lines.count {
-                    let chunk = lines[start..<min(start + Self.chunkSize, lines.count)]
-                    start += Self.chunkSize
-                    // The first line with an id claims it; a repeat within the upload is a conflict.
-                    var seen = Set<String>()
-                    var fresh: [EnrollmentRequest] = []
-                    for line in chunk {
-                        if case .success(let prepared) = line.result, seen.insert(prepared.request.id).inserted {
-                            fresh.append(prepared.request)
-                        }
+                let chunks = stride(from: 0, to: lines.count, by: Self.chunkSize).map {
+                    lines[$0..<min($0 + Self.chunkSize, lines.count)]
+                }
+                // The first line with an id claims it; a repeat anywhere in the upload is a conflict.
+                var seen = Set<String>()
+                let fresh = chunks.map { chunk in
+                    chunk.compactMap { line -> EnrollmentRequest? in
+                        guard case .success(let prepared) = line.result, seen.insert(prepared.request.id).inserted
+                        else { return nil }
+                        return prepared.request
                     }
-                    let created = try await devices.enroll(fresh, now: clock.now())
+                }
+                // Two chunks in flight: PostgreSQL inserts the next while this one's lines are
+                // written, on two connections. One at a time, the upload waited on every round
+                // trip with both sides half idle (100 000 devices: 10.1 s wall for 3.0 s of
+                // provisioning CPU and 3.5 s of PostgreSQL's).
+                func enroll(_ index: Int) -> Task<Set<String>, any Error> {
+                    Task { try await devices.enroll(fresh[index], now: clock.now()) }
+                }
+                var next = chunks.isEmpty ? nil : enroll(0)
+                defer { next?.cancel() }
+                var enrolled = 0
+                var claimed = Set<String>()
+                for index in chunks.indices {
+                    guard let current = next else { break }
+                    next = index + 1 < chunks.count ? enroll(index + 1) : nil
+                    let created = try await current.value
                     var out = ByteBuffer()
-                    var claimed = Set<String>()
-                    for line in chunk {
+                    for line in chunks[index] {
                         switch line.result {
                         case .failure(let error):
                             Self.writeError(line.number, error, to: &out)
@@ -101,6 +113,46 @@ struct BulkEnrollment: Sendable {
         out.writeString("}}\n")
     }
 
+    /// Spaces and tabs trimmed on bytes: Foundation's `trimmingCharacters` bridged every CSV field
+    /// through NSString, a quarter of a 100 000-device enrollment's CPU (perf).
+    static func trimmed(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+        var bytes = bytes
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        return bytes
+    }
+
+    /// One NDJSON line as `EnrollRequest` reads it with JSONDecoder (unknown members ignored, the
+    /// first of a repeated member kept, null as absent), without a decoder per line; nil when the
+    /// line is not such an object.
+    static func enrollRequest(_ bytes: [UInt8]) -> EnrollRequest? {
+        var id: String??
+        var fleet: String??
+        var labels: [String: String]??
+        var shapeIsRight = true
+        let parsed = JSONObjectReader.forEachMember(bytes) { name, value in
+            switch (name, value) {
+            case ("id", _) where id == nil: id = value.optionalString(&shapeIsRight)
+            case ("fleet", _) where fleet == nil: fleet = value.optionalString(&shapeIsRight)
+            case ("labels", .null) where labels == nil: labels = .some(nil)
+            case ("labels", .object(let members)) where labels == nil:
+                var strings: [String: String] = [:]
+                for (key, member) in members {
+                    guard case .string(let text) = member else {
+                        shapeIsRight = false
+                        return
+                    }
+                    strings[key] = text
+                }
+                labels = strings
+            case ("labels", _) where labels == nil: shapeIsRight = false
+            default: break
+            }
+        }
+        guard parsed, shapeIsRight else { return nil }
+        return EnrollRequest(id: id ?? nil, fleet: fleet ?? nil, labels: labels ?? nil)
+    }
+
     static func parse(_ text: String, format: Format) throws -> [Line] {
         var lines: [Line] = []
         var number = 0
@@ -109,24 +161,23 @@ struct BulkEnrollment: Sendable {
         // leave a CSV with CRLF line ends (RFC 4180 §2) as a single line.
         for raw in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
-            let line = Substring(raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw)
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            let line = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw
+            if Self.trimmed(line).isEmpty { continue }
             switch format {
             case .ndjson:
                 let result: Result<EnrollmentRules.Prepared, FleetError>
-                do {
-                    let request = try JSONDecoder().decode(EnrollRequest.self, from: Data(line.utf8))
+                if let request = Self.enrollRequest(Array(line)) {
                     result = Result { () throws(FleetError) in
                         try EnrollmentRules.request(id: request.id, fleet: request.fleet, labels: request.labels)
                     }
-                } catch {
+                } else {
                     result = .failure(
                         FleetError(.invalidRequest, "not a JSON object {\"id\"?, \"fleet\"?, \"labels\"?}"))
                 }
                 lines.append(Line(number: number, result: result))
             case .csv:
-                let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                    $0.trimmingCharacters(in: .whitespaces)
+                let fields = line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map {
+                    String(Substring(Self.trimmed($0)))
                 }
                 guard let columns = csvColumns else {
                     let id = fields.firstIndex(of: "id")
@@ -148,5 +199,18 @@ struct BulkEnrollment: Sendable {
             }
         }
         return lines
+    }
+}
+
+extension JSONValue {
+    /// A string member, or nil for null; any other type clears `shapeIsRight`.
+    fileprivate func optionalString(_ shapeIsRight: inout Bool) -> String?? {
+        switch self {
+        case .string(let text): return .some(text)
+        case .null: return .some(nil)
+        default:
+            shapeIsRight = false
+            return .some(nil)
+        }
     }
 }

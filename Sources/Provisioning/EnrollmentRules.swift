@@ -32,12 +32,27 @@ enum EnrollmentRules {
             throw FleetError(
                 .invalidRequest, "at most \(maxLabels) labels, keys and values up to \(maxLabelLength) characters")
         }
-        let labelsJSON = String(decoding: (try? JSONEncoder().encode(labels)) ?? Data("{}".utf8), as: UTF8.self)
+        let labelsJSON = Self.json(labels)
         let token = RefreshToken.generate()
         return Prepared(
             request: EnrollmentRequest(
                 id: id, fleet: fleet, labelsJSON: labelsJSON, refreshTokenHash: RefreshToken.hash(token)),
             refreshToken: token
         )
+    }
+
+    /// The labels as a JSON object, keys sorted. Written by hand: JSONEncoder was 10 % of a
+    /// 100 000-device bulk enrollment, most of it for the empty object of a CSV line.
+    static func json(_ labels: [String: String]) -> String {
+        guard !labels.isEmpty else { return "{}" }
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        for (index, key) in labels.keys.sorted().enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            JSONStringWriter.append(key, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            JSONStringWriter.append(labels[key] ?? "", to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -86,6 +86,40 @@ struct BulkEnrollmentTests {
         }
     }
 
+    @Test("NDJSON members are read as JSONDecoder reads them; CSV fields lose surrounding spaces and tabs")
+    func memberTypesAndSpacing() async throws {
+        try await ProvisioningHarness.run { h in
+            let token = try await h.login()
+            let ndjson = [
+                #"{"id":"t-1","labels":null,"extra":[1,{"x":true}]}"#,
+                #"{"id":"t-2","id":"ignored","fleet":null,"labels":{"a":"1","b":"2"}}"#,
+                #"{"id":7}"#,
+                #"{"id":"t-4","labels":{"a":1}}"#,
+                #"{"id":"t-5","fleet":["f"]}"#,
+                #"["t-6"]"#,
+            ].joined(separator: "\n")
+            let response = try await h.call(
+                .post, "/v1/devices/bulk", token: token, body: ndjson, contentType: "application/x-ndjson")
+            let out = try Self.lines(response)
+            try #require(out.count == 6)
+            #expect(out[0]["id"] as? String == "t-1")
+            #expect(out[1]["id"] as? String == "t-2" && out[1]["fleet"] as? String == "default")
+            for index in 2..<6 {
+                #expect((out[index]["error"] as? [String: Any])?["code"] as? String == "invalid_request", "\(index)")
+            }
+            #expect(
+                try await h.scalar("SELECT count(*)::int8 FROM devices WHERE labels = '{\"a\":\"1\",\"b\":\"2\"}'") == 1
+            )
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices WHERE id = 't-1' AND labels = '{}'") == 1)
+
+            let csv = " id ,\tfleet\n  s-1\t, f1 \n"
+            let spaced = try Self.lines(
+                try await h.call(.post, "/v1/devices/bulk", token: token, body: csv, contentType: "text/csv"))
+            try #require(spaced.count == 1)
+            #expect(spaced[0]["id"] as? String == "s-1" && spaced[0]["fleet"] as? String == "f1")
+        }
+    }
+
     @Test("more than one chunk of lines is enrolled and answered in order")
     func manyLines() async throws {
         try await ProvisioningHarness.run { h in
