@@ -176,7 +176,17 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
                 deadline in
                 try await self.client.withConnection { connection in
                     deadline.attach(connection)
-                    return try await self.transaction(take, repeatsInTake: repeatsInTake, keys: seen, on: connection)
+                    do {
+                        return try await self.transaction(
+                            take, repeatsInTake: repeatsInTake, keys: seen, on: connection)
+                    } catch {
+                        // postgres-nio remembers a prepared statement that failed to prepare and
+                        // fails it again on every later use on that connection (a Parse refused
+                        // once, say while a migration held a lock, would turn the connection into
+                        // a 503 machine). A closed connection is replaced by the pool.
+                        connection.close().whenComplete { _ in }
+                        throw error
+                    }
                 }
             }
             var rows = 0

@@ -93,6 +93,25 @@ struct PostgresTelemetryWriterTests {
         }
     }
 
+    @Test("a statement that failed to prepare does not stay failed: once the table is back, every write succeeds")
+    func failedPrepareRecovers() async throws {
+        try await WriterHarness.run(configuration: .init(connections: 1)) { harness, _ in
+            _ = try await harness.scalar("ALTER TABLE telemetry RENAME TO telemetry_away")
+            await #expect(throws: FleetError.self) {
+                try await harness.writer.write(WriterHarness.batch(device: "d", key: nil, prefix: "gone", count: 2))
+            }
+            _ = try await harness.scalar("ALTER TABLE telemetry_away RENAME TO telemetry")
+            // postgres-nio keeps a failed prepare's error per connection; the pool reuses its idle
+            // connection, so without closing the failed one these writes would fail too.
+            for index in 0..<6 {
+                let outcome = try await harness.writer.write(
+                    WriterHarness.batch(device: "d", key: nil, prefix: "back\(index)", count: 2))
+                #expect(outcome == .stored(2))
+            }
+            #expect(try await harness.scalar("SELECT count(*)::int8 FROM telemetry") == 12)
+        }
+    }
+
     @Test("a full queue refuses at once with overloaded and Retry-After")
     func queueFull() async throws {
         try await WriterHarness.run(configuration: .init(connections: 1, maxQueuedRows: 5), start: false) {
