@@ -249,12 +249,23 @@ public struct DeviceRepository: Sendable {
         client: PostgresClient, watchdog: TransactionWatchdog, timeout: Duration, logger: Logger
     ) -> NaturalBatcher<PendingExchange, RefreshExchange> {
         NaturalBatcher(lanes: 4, maxBatch: 128) { take in
-            try await TransactionDeadline<[RefreshExchange]>.run(timeout, watchdog: watchdog, logger: logger) {
-                deadline in
-                try await client.withConnection { connection in
-                    deadline.attach(connection)
-                    return try await exchangeAll(take, on: connection, logger: logger)
+            do {
+                return try await TransactionDeadline<[RefreshExchange]>.run(
+                    timeout, watchdog: watchdog, logger: logger
+                ) { deadline in
+                    try await client.withConnection { connection in
+                        deadline.attach(connection)
+                        return try await exchangeAll(take, on: connection, logger: logger)
+                    }
                 }
+            } catch let error as FleetError {
+                throw error
+            } catch {
+                // The database failed (connection lost, lock timeout): nothing was exchanged, and
+                // the device may retry with the same refresh token, as after any 503.
+                logger.warning(
+                    "refresh-token exchange failed", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+                throw FleetError(.overloaded, "database unavailable; no token was exchanged", retryAfter: 1)
             }
         }
     }
