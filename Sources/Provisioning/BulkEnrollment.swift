@@ -70,13 +70,9 @@ struct BulkEnrollment: Sendable {
                     Task { try await devices.enroll(fresh[index], now: clock.now()) }
                 }
                 var next = chunks.isEmpty ? nil : enroll(0)
-                defer { next?.cancel() }
                 var enrolled = 0
                 var claimed = Set<String>()
-                for index in chunks.indices {
-                    guard let current = next else { break }
-                    next = index + 1 < chunks.count ? enroll(index + 1) : nil
-                    let created = try await current.value
+                func answer(_ index: Int, created: Set<String>) -> ByteBuffer {
                     var out = ByteBuffer()
                     for line in chunks[index] {
                         switch line.result {
@@ -95,7 +91,30 @@ struct BulkEnrollment: Sendable {
                             }
                         }
                     }
-                    try await writer.write(out)
+                    return out
+                }
+                var index = 0
+                do {
+                    while index < chunks.count, let current = next {
+                        next = index + 1 < chunks.count ? enroll(index + 1) : nil
+                        let created = try await current.value
+                        try await writer.write(answer(index, created: created))
+                        index += 1
+                    }
+                } catch {
+                    // The chunk after the one that failed may have committed: answer its lines if
+                    // the stream still takes them, and log its ids either way (ids are not secret),
+                    // so that an operator can re-issue their credentials.
+                    if let pending = next, let created = try? await pending.value, !created.isEmpty {
+                        try? await writer.write(answer(index + 1, created: created))
+                        logger.warning(
+                            "bulk enrollment stopped; a chunk enrolled after the failure",
+                            metadata: [
+                                "by": "\(caller.sub)", "error": "\(String(reflecting: error).prefix(200))",
+                                "enrolled_ids": "\(created.sorted().joined(separator: ","))",
+                            ])
+                    }
+                    throw error
                 }
                 metrics.enrollments.increment(by: enrolled)
                 logger.info(

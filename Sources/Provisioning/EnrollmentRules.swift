@@ -32,6 +32,10 @@ enum EnrollmentRules {
             throw FleetError(
                 .invalidRequest, "at most \(maxLabels) labels, keys and values up to \(maxLabelLength) characters")
         }
+        // PostgreSQL's jsonb refuses \u0000, which would fail a whole bulk chunk, not this line.
+        guard !labels.contains(where: { $0.key.utf8.contains(0) || $0.value.utf8.contains(0) }) else {
+            throw FleetError(.invalidRequest, "label keys and values may not contain U+0000")
+        }
         let labelsJSON = Self.json(labels)
         let token = RefreshToken.generate()
         return Prepared(

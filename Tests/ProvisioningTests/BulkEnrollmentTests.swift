@@ -86,7 +86,7 @@ struct BulkEnrollmentTests {
         }
     }
 
-    @Test("NDJSON members are read as JSONDecoder reads them; CSV fields lose surrounding spaces and tabs")
+    @Test("NDJSON members are read as JSONDecoder reads them, NUL labels refused; CSV fields lose spaces and tabs")
     func memberTypesAndSpacing() async throws {
         try await ProvisioningHarness.run { h in
             let token = try await h.login()
@@ -97,14 +97,16 @@ struct BulkEnrollmentTests {
                 #"{"id":"t-4","labels":{"a":1}}"#,
                 #"{"id":"t-5","fleet":["f"]}"#,
                 #"["t-6"]"#,
+                #"{"id":"t-7","labels":{"k":"a\u0000b"}}"#,
             ].joined(separator: "\n")
             let response = try await h.call(
                 .post, "/v1/devices/bulk", token: token, body: ndjson, contentType: "application/x-ndjson")
             let out = try Self.lines(response)
-            try #require(out.count == 6)
+            try #require(out.count == 7)
             #expect(out[0]["id"] as? String == "t-1")
             #expect(out[1]["id"] as? String == "t-2" && out[1]["fleet"] as? String == "default")
-            for index in 2..<6 {
+            // A NUL in a label is refused on its line (jsonb would refuse the whole chunk).
+            for index in 2..<7 {
                 #expect((out[index]["error"] as? [String: Any])?["code"] as? String == "invalid_request", "\(index)")
             }
             #expect(
