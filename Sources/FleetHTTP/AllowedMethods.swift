@@ -10,11 +10,18 @@ public final class AllowedMethods: Sendable {
 
     public init() {}
 
-    /// Records the routes of `router` (call after the last registration).
-    public func load<Context>(from router: Router<Context>) {
+    /// Records the routes of `router` (call after the last registration). `headForGet`: the router
+    /// answers HEAD for every GET route (`.autoGenerateHeadEndpoints`, added only when it builds
+    /// its responder, so `Router.routes` does not list it yet).
+    public func load<Context>(from router: Router<Context>, headForGet: Bool) {
         var byPath: [String: (path: RouterPath, methods: [HTTPRequest.Method])] = [:]
         for route in router.routes {
             byPath[route.path.description, default: (route.path, [])].methods.append(route.method)
+        }
+        if headForGet {
+            for (key, entry) in byPath where entry.methods.contains(.get) && !entry.methods.contains(.head) {
+                byPath[key]?.methods.append(.head)
+            }
         }
         table.withLock { $0 = Array(byPath.values) }
     }

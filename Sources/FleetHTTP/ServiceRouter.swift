@@ -10,7 +10,9 @@ public enum ServiceRouter {
     public static func make(
         registry: PrometheusCollectorRegistry, readiness: @escaping HealthRoutes.ReadinessCheck
     ) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+        // HEAD is answered for every GET route (the GET answer without its body), as RFC 9110
+        // §9.3.2 expects; load balancers probe /healthz that way.
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: RequestLoggerMiddleware())
         router.add(middleware: ProblemMiddleware())
@@ -20,10 +22,11 @@ public enum ServiceRouter {
     }
 
     /// Call after the service's last route: a known path asked with another method is then
-    /// answered 405 `method_not_allowed` with `Allow`, instead of the router's 404.
+    /// answered 405 `method_not_allowed` with `Allow`, instead of the router's 404. A route
+    /// registered after it would have its own `HTTPError(.notFound)` turned into 405 as well.
     public static func finish(_ router: Router<BasicRequestContext>) {
         let allowed = AllowedMethods()
-        allowed.load(from: router)
+        allowed.load(from: router, headForGet: true)
         router.add(middleware: MethodNotAllowedMiddleware(allowed: allowed))
     }
 }
