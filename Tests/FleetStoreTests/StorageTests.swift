@@ -20,9 +20,14 @@ struct StorageTests {
                 ResolvedRecord(name: "n", unit: nil, time: now + 0.000001, value: .number(0.1 + 0.2), sum: 1e-300),
                 ResolvedRecord(name: "b", unit: nil, time: now, value: .bool(true), sum: nil),
                 ResolvedRecord(name: "d", unit: nil, time: now, value: .data("AAEC"), sum: nil),
+                // Each column type's other values, as the binary array columns encode them (+1.5 s:
+                // partitions exist from today on, ahead of time).
+                ResolvedRecord(name: "f", unit: nil, time: now, value: .bool(false), sum: nil),
+                ResolvedRecord(name: "té", unit: "°C", time: now, value: .string("naïve ✓"), sum: nil),
+                ResolvedRecord(name: "z", unit: nil, time: now + 1.5, value: nil, sum: -2.5),
             ])
         try await WriterHarness.run { harness, _ in
-            #expect(try await harness.writer.write(batch) == .stored(4))
+            #expect(try await harness.writer.write(batch) == .stored(7))
             let rows = try await harness.client.query(
                 """
                 SELECT name, unit, value, string_value, bool_value, data_value, sum,
@@ -46,6 +51,13 @@ struct StorageTests {
             let d = try #require(byName["d"]).decode(Row.self)
             let data: String? = d.5
             #expect(data == "AAEC")
+            let f = try #require(byName["f"]).decode(Row.self)
+            #expect(f.4 == false && f.2 == nil)
+            let accented = try #require(byName["té"]).decode(Row.self)
+            #expect(accented.1 == "°C" && accented.3 == "naïve ✓")
+            let sumOnly = try #require(byName["z"]).decode(Row.self)
+            #expect(sumOnly.2 == nil && sumOnly.3 == nil && sumOnly.4 == nil && sumOnly.5 == nil)
+            #expect(sumOnly.6 == -2.5 && sumOnly.7 == Int64((now * 1_000_000).rounded()) + 1_500_000)
         }
     }
 
