@@ -31,7 +31,8 @@ echo "== building fuzz targets in $out/"
 library FleetCore Sources/FleetCore/*.swift
 library FleetAuth Sources/FleetAuth/BearerToken.swift Sources/FleetAuth/TokenParser.swift \
     Sources/FleetAuth/AccessClaims.swift
-swiftc "${flags[@]}" -I "$mods" -module-name FuzzSenML Fuzz/fuzz-senml.swift "$out/libFleetCore.a" \
+swiftc "${flags[@]}" -I "$mods" -module-name FuzzSenML Fuzz/fuzz-senml.swift \
+    Tests/FleetCoreTests/SenMLReference.swift "$out/libFleetCore.a" \
     -o "$out/fuzz-senml"
 swiftc "${flags[@]}" -I "$mods" -module-name FuzzToken Fuzz/fuzz-token.swift "$out/libFleetAuth.a" \
     "$out/libFleetCore.a" -o "$out/fuzz-token"
