@@ -264,7 +264,7 @@ public struct DeviceRepository: Sendable {
                 // The database failed (connection lost, lock timeout): nothing was exchanged, and
                 // the device may retry with the same refresh token, as after any 503.
                 logger.warning(
-                    "refresh-token exchange failed", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+                    "refresh-token exchange failed", metadata: ["error": "\(DatabaseErrorSummary.describe(error))"])
                 throw FleetError(.overloaded, "database unavailable; no token was exchanged", retryAfter: 1)
             }
         }

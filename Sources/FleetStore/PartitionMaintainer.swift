@@ -30,7 +30,7 @@ public struct PartitionMaintainer: Service {
                     try await maintain(now: Date())
                 } catch {
                     logger.warning(
-                        "partition maintenance failed", metadata: ["error": "\(String(reflecting: error).prefix(200))"])
+                        "partition maintenance failed", metadata: ["error": "\(DatabaseErrorSummary.describe(error))"])
                 }
             }
         }

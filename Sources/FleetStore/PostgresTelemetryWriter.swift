@@ -212,7 +212,7 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
             metrics.commitFailures.increment()
             logger.warning(
                 "telemetry transaction failed",
-                metadata: ["error": "\(String(reflecting: error).prefix(300))", "requests": "\(take.count)"])
+                metadata: ["error": "\(DatabaseErrorSummary.describe(error))", "requests": "\(take.count)"])
             for pending in take {
                 pending.continuation.resume(
                     throwing: FleetError(.overloaded, "database unavailable; nothing was stored", retryAfter: 1)

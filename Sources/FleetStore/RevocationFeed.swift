@@ -69,7 +69,7 @@ public struct RevocationFeed: Service {
                 if Task.isCancelled { return }
                 logger.warning(
                     "revocation feed lost its connection; retrying",
-                    metadata: ["error": "\(String(reflecting: error).prefix(200))"])
+                    metadata: ["error": "\(DatabaseErrorSummary.describe(error))"])
                 try? await Task.sleep(for: .seconds(1))
             }
         }

@@ -110,10 +110,11 @@ struct BulkEnrollment: Sendable {
                         logger.warning(
                             "bulk enrollment stopped; a chunk enrolled after the failure",
                             metadata: [
-                                "by": "\(caller.sub)", "error": "\(String(reflecting: error).prefix(200))",
+                                "by": "\(caller.sub)", "error": "\(DatabaseErrorSummary.describe(error))",
                                 "enrolled_ids": "\(created.sorted().joined(separator: ","))",
                             ])
                     }
+                    metrics.enrollments.increment(by: enrolled)  // what did commit still counts
                     throw error
                 }
                 metrics.enrollments.increment(by: enrolled)

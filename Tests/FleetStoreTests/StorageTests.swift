@@ -61,6 +61,28 @@ struct StorageTests {
         }
     }
 
+    @Test("a logged database error names its SQLSTATE and message, never the key it was about")
+    func errorSummary() async throws {
+        let url = try await TestDatabase.create()
+        try await withDatabase(url: url, logger: TestDatabase.logger) { client in
+            try await client.query(
+                "CREATE TABLE secrets (hash bytea PRIMARY KEY)", logger: TestDatabase.logger)
+            let hash = ByteBuffer(bytes: [0xAB, 0xCD, 0xEF, 0x12, 0x34])
+            try await client.query("INSERT INTO secrets VALUES (\(hash))", logger: TestDatabase.logger)
+            do {
+                try await client.query("INSERT INTO secrets VALUES (\(hash))", logger: TestDatabase.logger)
+                Issue.record("a duplicate key was accepted")
+            } catch {
+                let summary = DatabaseErrorSummary.describe(error)
+                #expect(summary.contains("23505"), "\(summary)")
+                #expect(summary.contains("secrets_pkey"), "\(summary)")
+                // PostgreSQL's detail names the key; String(reflecting:) would have printed it.
+                #expect(String(reflecting: error).lowercased().contains("abcdef1234"))
+                #expect(!summary.lowercased().contains("abcdef1234"), "\(summary)")
+            }
+        }
+    }
+
     @Test("partitions are created ahead and those past retention dropped")
     func partitions() async throws {
         let url = try await TestDatabase.create()
