@@ -83,11 +83,23 @@ struct TelemetryRows {
     /// key it claimed; answers the claimed keys. The arrays travel as bound parameters in
     /// PostgreSQL's binary format.
     func insert(claiming: [PostgresTelemetryWriter.IdempotencyKey]) -> TelemetryInsert {
-        TelemetryInsert(
-            claimDevices: claiming.map(\.device), claimKeys: claiming.map(\.key), devices: devices, keys: keys,
-            micros: micros, names: names, hasUnit: hasUnit, units: units, kinds: kinds, numbers: numbers,
-            texts: texts, bools: bools, hasSum: hasSum, sums: sums
-        )
+        TelemetryInsert(claimDevices: claiming.map(\.device), claimKeys: claiming.map(\.key), rows: self)
+    }
+
+    /// Binds the columns in the order of `TelemetryInsert.sql`'s `$3` … `$14`.
+    func bind(into bindings: inout PostgresBindings) {
+        bindings.append(devices)
+        bindings.append(keys)
+        bindings.append(micros)
+        bindings.append(names)
+        bindings.append(hasUnit)
+        bindings.append(units)
+        bindings.append(kinds)
+        bindings.append(numbers)
+        bindings.append(texts)
+        bindings.append(bools)
+        bindings.append(hasSum)
+        bindings.append(sums)
     }
 }
 
@@ -122,35 +134,13 @@ struct TelemetryInsert: PostgresPreparedStatement {
 
     let claimDevices: [String]
     let claimKeys: [String]
-    let devices: BinaryArrayColumn<TextElements>
-    let keys: BinaryArrayColumn<TextElements>
-    let micros: BinaryArrayColumn<Int64Elements>
-    let names: BinaryArrayColumn<TextElements>
-    let hasUnit: BinaryArrayColumn<BoolElements>
-    let units: BinaryArrayColumn<TextElements>
-    let kinds: BinaryArrayColumn<Int16Elements>
-    let numbers: BinaryArrayColumn<Float64Elements>
-    let texts: BinaryArrayColumn<TextElements>
-    let bools: BinaryArrayColumn<BoolElements>
-    let hasSum: BinaryArrayColumn<BoolElements>
-    let sums: BinaryArrayColumn<Float64Elements>
+    let rows: TelemetryRows
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 14)
         bindings.append(claimDevices)
         bindings.append(claimKeys)
-        bindings.append(devices)
-        bindings.append(keys)
-        bindings.append(micros)
-        bindings.append(names)
-        bindings.append(hasUnit)
-        bindings.append(units)
-        bindings.append(kinds)
-        bindings.append(numbers)
-        bindings.append(texts)
-        bindings.append(bools)
-        bindings.append(hasSum)
-        bindings.append(sums)
+        rows.bind(into: &bindings)
         return bindings
     }
 
