@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "fleetgate-ingest", targets: ["fleetgate-ingest"]),
         .executable(name: "fleetgate-simulator", targets: ["fleetgate-simulator"]),
         .executable(name: "fleetgate-bench", targets: ["fleetgate-bench"]),
+        .executable(name: "fleetgate-baseline-ingest", targets: ["fleetgate-baseline-ingest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -64,6 +65,8 @@ let package = Package(
             dependencies: [
                 "FleetCore", "FleetAuth",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // The error the pool throws once it gives up connecting (DatabaseUnavailable).
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,6 +178,20 @@ let package = Package(
             path: "Benchmarks/fleetgate-bench",
             swiftSettings: swiftSettings
         ),
+        // The usual one-transaction-per-request design, a yardstick `make bench` runs beside ingest.
+        .executableTarget(
+            name: "fleetgate-baseline-ingest",
+            dependencies: [
+                "FleetHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/fleetgate-baseline-ingest",
+            swiftSettings: swiftSettings
+        ),
         // Shared by the test targets: per-test databases, fake clock, test configurations.
         .target(
             name: "FleetTestSupport",
@@ -195,7 +212,11 @@ let package = Package(
         .testTarget(name: "FleetAuthTests", dependencies: ["FleetAuth", "FleetCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FleetStoreTests",
-            dependencies: ["FleetStore", "FleetTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                "FleetStore", "FleetTestSupport", "FleetCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -222,6 +243,7 @@ let package = Package(
             name: "IngestTests",
             dependencies: [
                 "Ingest", "Provisioning", "FleetTestSupport", "FleetAuth", "FleetCore", "FleetStore", "FleetHTTP",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

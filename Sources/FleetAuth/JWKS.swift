@@ -25,6 +25,39 @@ public struct JWKSDocument: Sendable, Codable, Equatable {
     public init(keys: [PublicJWK]) {
         self.keys = keys
     }
+
+    /// Reads every RSA key of the set and passes over the rest: RFC 7517 §5 has a reader ignore
+    /// keys it does not understand, and makes `use` and `alg` optional. A set published by another
+    /// issuer (an EC key beside the RSA ones, no `alg`) must not fail as a whole.
+    public init(from decoder: any Decoder) throws {
+        var entries = try decoder.container(keyedBy: CodingKeys.self).nestedUnkeyedContainer(forKey: .keys)
+        var keys: [PublicJWK] = []
+        while !entries.isAtEnd {
+            if let key = try entries.decode(JWKEntry.self).rsaKey { keys.append(key) }
+        }
+        self.keys = keys
+    }
+}
+
+/// One member of a JWK Set as published, every field optional; decoding it never fails, so an
+/// entry that is not an object (or not a key at all) only yields no key.
+private struct JWKEntry: Decodable {
+    var rsaKey: PublicJWK?
+
+    private enum CodingKeys: String, CodingKey {
+        case kty, kid, use, alg, n, e
+    }
+
+    init(from decoder: any Decoder) throws {
+        guard let object = try? decoder.container(keyedBy: CodingKeys.self) else { return }
+        func text(_ key: CodingKeys) -> String? { (try? object.decodeIfPresent(String.self, forKey: key)) ?? nil }
+        guard text(.kty) == "RSA", let kid = text(.kid), let n = text(.n), let e = text(.e) else { return }
+        var key = PublicJWK(kid: kid, n: n, e: e)
+        // Absent means unrestricted: PublicKeySet then keeps the key for RS256 signatures.
+        key.use = text(.use) ?? key.use
+        key.alg = text(.alg) ?? key.alg
+        rsaKey = key
+    }
 }
 
 /// The verification keys by kid. Built from a JWKS; keys that are not RSA/RS256 signing keys

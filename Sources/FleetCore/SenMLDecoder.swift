@@ -80,7 +80,7 @@ private struct RawRecord: Decodable {
             case "bs": record.baseSum = try Self.number(container, key)
             case "bver":
                 let version = try container.decode(Int.self, forKey: key)
-                guard version >= 10 else {
+                guard version == 10 else {  // RFC 8428 §4.4, as in SenMLParser
                     throw DecodingError.dataCorrupted(
                         .init(codingPath: container.codingPath + [key], debugDescription: "unsupported bver \(version)")
                     )

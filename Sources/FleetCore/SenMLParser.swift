@@ -128,7 +128,9 @@ private struct Reader {
                     }
                     let fits =
                         isInteger ? Int(String(decoding: text, as: UTF8.self)) != nil : Int(exactly: version) != nil
-                    guard fits, version >= 10 else { throw fail("unsupported bver") }
+                    // RFC 8428 §4.4: a reader refuses a version newer than it understands; older
+                    // ones are drafts' formats, which it does not understand either.
+                    guard fits, version == 10 else { throw fail("unsupported bver") }
                 }
             case "n": if try first(1 << 6) { result.name = try stringValue() }
             case "u": if try first(1 << 7) { result.unit = try stringValue() }

@@ -6,9 +6,17 @@ import NIOCore
 
 /// The one place errors become answers: every error, ours, Hummingbird's or a library's, leaves as
 /// problem+json with a contract code. Unknown errors are logged (type only) and answered 500
-/// without detail, so nothing internal leaks.
+/// without detail, so nothing internal leaks; so is an `internal_error` of ours, whose detail is
+/// for the log.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    /// Maps a library's error to a contract error (the database's "unavailable" to 503), or nil.
+    public typealias Translate = @Sendable (any Error) -> FleetError?
+
+    let translate: Translate
+
+    public init(translate: @escaping Translate = { _ in nil }) {
+        self.translate = translate
+    }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -17,12 +25,18 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let response = try await next(request, context)
             return response
         } catch {
-            return ProblemResponse.make(Self.fleetError(from: error, request: request, logger: context.logger))
+            return ProblemResponse.make(
+                Self.fleetError(from: error, request: request, logger: context.logger, translate: translate))
         }
     }
 
-    static func fleetError(from error: any Error, request: Request, logger: Logger) -> FleetError {
+    static func fleetError(
+        from error: any Error, request: Request, logger: Logger, translate: Translate = { _ in nil }
+    ) -> FleetError {
         switch error {
+        case let error as FleetError where error.code == .internalError:
+            logger.error("internal error", metadata: ["detail": "\(error.detail)"])
+            return FleetError(.internalError, "internal error")
         case let error as FleetError:
             return error
         case is NIOTooManyBytesError:
@@ -39,7 +53,11 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case is DecodingError:
             return FleetError(.invalidRequest, "request body is not valid JSON of the expected shape")
         default:
-            break
+            if let translated = translate(error) {
+                logger.warning(
+                    "request failed", metadata: ["error_type": "\(type(of: error))", "answer": "\(translated.code)"])
+                return translated
+            }
         }
         logger.error("unhandled error", metadata: ["error_type": "\(type(of: error))"])
         return FleetError(.internalError, "internal error")

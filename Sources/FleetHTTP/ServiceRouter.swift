@@ -8,14 +8,16 @@ import Prometheus
 /// `finish` runs after the service's routes are registered.
 public enum ServiceRouter {
     public static func make(
-        registry: PrometheusCollectorRegistry, readiness: @escaping HealthRoutes.ReadinessCheck
+        registry: PrometheusCollectorRegistry,
+        translateError: @escaping ProblemMiddleware<BasicRequestContext>.Translate = { _ in nil },
+        readiness: @escaping HealthRoutes.ReadinessCheck
     ) -> Router<BasicRequestContext> {
         // HEAD is answered for every GET route (the GET answer without its body), as RFC 9110
         // §9.3.2 expects; load balancers probe /healthz that way.
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: RequestLoggerMiddleware())
-        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: ProblemMiddleware(translate: translateError))
         HealthRoutes(readiness: readiness).register(on: router)
         MetricsRoute(registry: registry).register(on: router)
         return router

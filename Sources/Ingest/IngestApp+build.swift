@@ -71,7 +71,7 @@ public func buildIngestApplication(
         metrics: metrics
     )
 
-    let router = ServiceRouter.make(registry: registry) {
+    let router = ServiceRouter.make(registry: registry, translateError: DatabaseUnavailable.fleetError(for:)) {
         let database = (try? await client.query("SELECT 1", logger: logger)) != nil
         return ["database": database, "keys": jwks.isLoaded]
     }

@@ -101,6 +101,11 @@ public struct IngestConfiguration: Sendable {
             throw FleetError(
                 .invalidRequest, "setting database.maxConnections must exceed writer.connections by at least 2")
         }
+        // A pack bigger than the whole queue could never be queued: every such post would answer
+        // 503 and a retrying client (the simulator) would retry it for ever.
+        guard c.limits.maxRecords <= c.writerMaxQueuedRows else {
+            throw FleetError(.invalidRequest, "setting writer.maxQueuedRows must be at least senml.maxRecords")
+        }
         return c
     }
 }

@@ -20,14 +20,19 @@ public final class KeyRing: Sendable {
     private let repository: SigningKeyRepository
     private let clock: any WallClock
     private let refreshInterval: TimeInterval
+    private let logger: Logger
     private let snapshot = Mutex<Snapshot?>(nil)
     /// When a token with an unknown kid last forced a reload (API.md: one rate-limited refresh).
     private let lastForcedReload = Mutex<Date?>(nil)
     /// At most one forced reload per second, so tokens with made-up kids cannot drive database load.
     static let forcedReloadInterval: TimeInterval = 1
 
-    init(repository: SigningKeyRepository, clock: any WallClock, refreshInterval: TimeInterval = 10) {
+    init(
+        repository: SigningKeyRepository, clock: any WallClock, refreshInterval: TimeInterval = 10,
+        logger: Logger = Logger(label: "fleetgate.provisioning")
+    ) {
         self.repository = repository
+        self.logger = logger
         self.clock = clock
         self.refreshInterval = refreshInterval
     }
@@ -45,12 +50,54 @@ public final class KeyRing: Sendable {
     }
 
     private func fresh() async throws -> Snapshot {
-        if let snap = snapshot.withLock({ $0 }), clock.now().timeIntervalSince(snap.loadedAt) < refreshInterval {
+        let now = clock.now()
+        if let snap = snapshot.withLock({ $0 }), now.timeIntervalSince(snap.loadedAt) < refreshInterval {
             return snap
         }
-        try await reload()
+        do {
+            if snapshot.withLock({ $0 == nil }) {
+                try await reload()
+            } else {
+                try await reload(within: Self.reloadWait)
+            }
+        } catch {
+            // The keys in hand stay good while PostgreSQL is away: a key leaves the published set
+            // only after every token it signed has expired, and nothing can be issued without the
+            // database anyway. So the JWKS and operator tokens keep working; the next request
+            // tries again only after `retryAfterFailure`, so an outage does not cost every one a wait.
+            let stale = snapshot.withLock { snap -> Snapshot? in
+                guard var kept = snap else { return nil }
+                kept.loadedAt = now.addingTimeInterval(Self.retryAfterFailure - refreshInterval)
+                snap = kept
+                return kept
+            }
+            guard let stale else { throw error }
+            logger.warning(
+                "key ring reload failed; serving the keys loaded before",
+                metadata: ["error": "\(DatabaseErrorSummary.describe(error))"])
+            return stale
+        }
         guard let snap = snapshot.withLock({ $0 }) else { throw FleetError(.internalError, "key ring not loaded") }
         return snap
+    }
+
+    /// How soon a failed reload is tried again.
+    static let retryAfterFailure: TimeInterval = 1
+    /// How long a request waits for a reload while it has keys to fall back on: while PostgreSQL is
+    /// unreachable, the pool keeps a connection request waiting until its circuit breaker trips
+    /// (15 s or more).
+    static let reloadWait: Duration = .seconds(2)
+
+    private func reload(within limit: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.reload() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw FleetError(.overloaded, "key ring reload took longer than \(limit)")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
     }
 
     /// Reloads for a kid that is not in the verification keys (a replica may have rotated a moment

@@ -32,7 +32,8 @@ public func buildProvisioningApplication(
     )
     let encryption = try KeyEncryption(base64: configuration.keyEncryptionKey)
     let keyRing = KeyRing(
-        repository: SigningKeyRepository(client: client, encryption: encryption, logger: logger), clock: clock)
+        repository: SigningKeyRepository(client: client, encryption: encryption, logger: logger), clock: clock,
+        logger: logger)
     let metrics = ProvisioningMetrics(factory: PrometheusMetricsFactory.fleetgate(registry: registry))
     let verifier = TokenVerifier(
         rules: VerificationRules(issuer: configuration.issuer, audience: TokenNames.adminAudience))
@@ -55,7 +56,7 @@ public func buildProvisioningApplication(
         dummyHash: Bcrypt.hash("fleetgate-dummy-password", cost: UInt8(configuration.bcryptCost))
     )
 
-    let router = ServiceRouter.make(registry: registry) {
+    let router = ServiceRouter.make(registry: registry, translateError: DatabaseUnavailable.fleetError(for:)) {
         let database = (try? await client.query("SELECT 1", logger: logger)) != nil
         return ["database": database, "keys": keyRing.isLoaded]
     }

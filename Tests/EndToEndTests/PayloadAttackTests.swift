@@ -348,6 +348,7 @@ struct PayloadAttackTests {
         try pack("vd not base64url", #"[{"n":"x","vd":"a+b/c=="}]"#)
         try pack("unit of 65 bytes", #"[{"n":"x","u":"\#(String(repeating: "u", count: 65))","v":1}]"#)
         try pack("bver 5", #"[{"bver":5,"n":"x","v":1}]"#)
+        try pack("bver 11, newer than RFC 8428", #"[{"bver":11,"n":"x","v":1}]"#)
         try pack("must-understand field foo_", #"[{"n":"x","v":1,"foo_":1}]"#)
         try pack("must-understand field _ alone", #"[{"n":"x","v":1,"_":1}]"#)
         try pack(

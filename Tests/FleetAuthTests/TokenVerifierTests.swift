@@ -122,6 +122,29 @@ struct TokenVerifierTests {
         #expect(PublicKeySet(JWKSDocument(keys: [PublicJWK(kid: "k", n: "AQAB", e: "AQAB")])).isEmpty)
         #expect(!Self.keys.isEmpty)
     }
+
+    @Test("a published JWKS is read key by key: no use/alg is fine, an EC key or junk entry is passed over")
+    func keySetDecoding() throws {
+        let rsa = Self.key.publicJWK
+        let json = """
+            {"keys":[
+              {"kty":"EC","crv":"P-256","kid":"ec-1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+              {"kty":"RSA","kid":"\(rsa.kid)","n":"\(rsa.n)","e":"\(rsa.e)"},
+              42,
+              {"kty":"RSA","kid":"enc-1","use":"enc","n":"\(rsa.n)","e":"\(rsa.e)"},
+              {"kty":"RSA","kid":7,"n":"\(rsa.n)","e":"\(rsa.e)"}
+            ]}
+            """
+        let document = try JSONDecoder().decode(JWKSDocument.self, from: Data(json.utf8))
+        #expect(document.keys.map(\.kid) == [rsa.kid, "enc-1"])
+        let keys = PublicKeySet(document)
+        #expect(keys.kids == [rsa.kid])
+        let token = try TokenSigner().sign(claims(), with: Self.key)
+        #expect(code(token, keys: keys) == nil)
+        // What provisioning publishes reads back unchanged.
+        let published = try JSONEncoder().encode(JWKSDocument(keys: [rsa]))
+        #expect(try JSONDecoder().decode(JWKSDocument.self, from: published) == JWKSDocument(keys: [rsa]))
+    }
 }
 
 @Suite("Bearer header parsing (RFC 6750 §2.1, RFC 7235)")

@@ -50,6 +50,13 @@ public enum TestDatabase {
         return components.string!
     }
 
+    /// Runs one statement against a database of the test server (`serverURL` for the server itself).
+    public static func execute(_ url: String, _ sql: String) async throws {
+        try await withDatabase(url: url, logger: logger) { client in
+            try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        }
+    }
+
     /// Runs SQL against a test database and returns the first column of the first row as Int.
     public static func scalar(_ url: String, _ sql: String) async throws -> Int {
         try await withDatabase(url: url, logger: logger) { client in
