@@ -13,9 +13,10 @@ public enum ProblemResponse {
         headers[.contentType] = contentType
         headers[.cacheControl] = "no-store"
         if error.status == 401 {
-            // RFC 6750 §3: plain `Bearer` when no token was sent, `invalid_token` otherwise.
+            // RFC 6750 §3: plain `Bearer` when no token was sent (none is, with a password),
+            // `invalid_token` otherwise.
             headers[.wwwAuthenticate] =
-                error.code == .tokenMissing
+                error.code == .tokenMissing || error.code == .invalidCredentials
                 ? #"Bearer realm="fleetgate""#
                 : #"Bearer realm="fleetgate", error="invalid_token""#
         }

@@ -179,7 +179,9 @@ struct BulkEnrollment: Sendable {
         var csvColumns: (id: Int?, fleet: Int?)?
         // Split on bytes: in Swift "\r\n" is one Character, so splitting the String on "\n" would
         // leave a CSV with CRLF line ends (RFC 4180 §2) as a single line.
-        for raw in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        // A byte-order mark (Excel's "CSV UTF-8" writes one) is not part of the first line.
+        let bytes = text.utf8.starts(with: [0xEF, 0xBB, 0xBF]) ? text.utf8.dropFirst(3) : Substring(text).utf8
+        for raw in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
             let line = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw
             if Self.trimmed(line).isEmpty { continue }
@@ -196,8 +198,13 @@ struct BulkEnrollment: Sendable {
                 }
                 lines.append(Line(number: number, result: result))
             case .csv:
-                let fields = line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map {
-                    String(Substring(Self.trimmed($0)))
+                guard let fields = CSVFields.split(line) else {
+                    guard csvColumns != nil else {
+                        throw FleetError(.invalidRequest, "the CSV header has a quote left open or text after one")
+                    }
+                    let error = FleetError(.invalidRequest, "a quote is left open or text follows a closing quote")
+                    lines.append(Line(number: number, result: .failure(error)))
+                    continue
                 }
                 guard let columns = csvColumns else {
                     let id = fields.firstIndex(of: "id")

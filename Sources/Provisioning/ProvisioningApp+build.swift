@@ -60,6 +60,7 @@ public func buildProvisioningApplication(
         let database = (try? await client.query("SELECT 1", logger: logger)) != nil
         return ["database": database, "keys": keyRing.isLoaded]
     }
+    router.add(middleware: IdentityEncodingMiddleware())
     routes.register(on: router)
     ServiceRouter.finish(router)
 

@@ -86,6 +86,36 @@ struct BulkEnrollmentTests {
         }
     }
 
+    @Test("CSV as spreadsheets write it: a byte-order mark, quoted fields with commas and doubled quotes")
+    func spreadsheetCSV() async throws {
+        try await ProvisioningHarness.run { h in
+            let token = try await h.login()
+            // A note column first: if a quoted comma split its field, id and fleet would shift.
+            let body =
+                "\u{FEFF}\"note\",\"id\",\"fleet\"\r\n\"boiler, \"\"east\"\" wing\",\"q-1\",\"f1\"\r\n,  q-2 , \"f2\" \r\n"
+                + ",\"q-3\"x,f1\r\n,\"q-4,f1\r\n,\"q\"\"5\",f1\r\n,\"q-6\",\"a,b\"\r\n"
+            let response = try await h.call(
+                .post, "/v1/devices/bulk", token: token, body: body, contentType: "text/csv")
+            #expect(response.status == .ok)
+            let out = try Self.lines(response)
+            try #require(out.count == 6)
+            #expect(out[0]["id"] as? String == "q-1" && out[0]["fleet"] as? String == "f1")
+            #expect(out[1]["id"] as? String == "q-2" && out[1]["fleet"] as? String == "f2")
+            // Text after a closing quote, a quote left open: refused on their own lines.
+            #expect((out[2]["error"] as? [String: Any])?["code"] as? String == "invalid_request")
+            #expect((out[3]["error"] as? [String: Any])?["code"] as? String == "invalid_request")
+            // Quoted content is the id or fleet itself, so the contract's character rules still apply.
+            #expect((out[4]["error"] as? [String: Any])?["code"] as? String == "invalid_request")
+            #expect((out[5]["error"] as? [String: Any])?["code"] as? String == "invalid_request")
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices") == 2)
+
+            let openHeader = try await h.call(
+                .post, "/v1/devices/bulk", token: token, body: "\"id,fleet\nx,y\n", contentType: "text/csv")
+            #expect(openHeader.status == .badRequest)
+            #expect(ProvisioningHarness.code(openHeader) == "invalid_request")
+        }
+    }
+
     @Test("NDJSON members are read as JSONDecoder reads them, NUL labels refused; CSV fields lose spaces and tabs")
     func memberTypesAndSpacing() async throws {
         try await ProvisioningHarness.run { h in
@@ -141,7 +171,7 @@ struct BulkEnrollmentTests {
         }
     }
 
-    @Test("a bulk upload in another media type is 415, over the size limit 413")
+    @Test("a bulk upload in another media type or with a Content-Encoding is 415, over the size limit 413")
     func mediaTypeAndSize() async throws {
         try await ProvisioningHarness.run(configure: { $0.bulkMaxBytes = 1024 }) { h in
             let token = try await h.login()
@@ -151,12 +181,25 @@ struct BulkEnrollmentTests {
                 #expect(response.status == .unsupportedMediaType, "\(contentType)")
                 #expect(ProvisioningHarness.code(response) == "unsupported_media_type")
             }
+            // A compressed manifest is refused, not read as text.
+            for encoding in ["gzip", "deflate", "identity, gzip"] {
+                let response = try await h.call(
+                    .post, "/v1/devices/bulk", token: token, body: "id\nz-1\n", contentType: "text/csv",
+                    headers: [.contentEncoding: encoding])
+                #expect(response.status == .unsupportedMediaType, "\(encoding)")
+                #expect(ProvisioningHarness.code(response) == "unsupported_media_type")
+            }
+            let identity = try await h.call(
+                .post, "/v1/devices/bulk", token: token, body: "id\nz-1\n", contentType: "text/csv",
+                headers: [.contentEncoding: "Identity"])
+            #expect(identity.status == .ok)
             let big = (0..<100).map { #"{"id":"big-\#($0)"}"# }.joined(separator: "\n")
             let response = try await h.call(
                 .post, "/v1/devices/bulk", token: token, body: big, contentType: "application/x-ndjson")
             #expect(response.status.code == 413)
             #expect(ProvisioningHarness.code(response) == "payload_too_large")
-            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices") == 0)
+            // Only the identity upload enrolled.
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices") == 1)
         }
     }
 }

@@ -54,6 +54,15 @@ struct ErrorContractTests {
                 #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true, "\(name)")
                 #expect(response.headers[.contentType] == "application/problem+json", "\(name)")
             }
+            // API.md: `Bearer` alone when no token was sent; a password is not one.
+            let none = try await h.client.execute(uri: "/v1/devices", method: .get, headers: [:])
+            #expect(none.headers[.wwwAuthenticate] == #"Bearer realm="fleetgate""#)
+            let wrongPassword = try await h.call(
+                .post, "/v1/login", json: ["username": "admin", "password": "nope-nope"])
+            #expect(ProvisioningHarness.code(wrongPassword) == "invalid_credentials")
+            #expect(wrongPassword.headers[.wwwAuthenticate] == #"Bearer realm="fleetgate""#)
+            let bad = try await h.call(.get, "/v1/devices", token: admin + "x")
+            #expect(bad.headers[.wwwAuthenticate] == #"Bearer realm="fleetgate", error="invalid_token""#)
             // Time: expired and not yet valid (the service's clock moves, the token does not).
             h.clock.advance(by: -120)
             let early = try await h.call(.get, "/v1/devices", token: admin)

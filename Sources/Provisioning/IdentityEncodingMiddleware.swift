@@ -1,0 +1,23 @@
+import FleetCore
+import FleetHTTP
+import Hummingbird
+
+/// Provisioning reads its bodies as sent: a gzipped bulk manifest would otherwise be read as CSV
+/// text and fail line by line, or a gzipped login as bad JSON. Any `Content-Encoding` but
+/// `identity` is refused with 415 before a handler reads the body (RFC 9110 §15.5.16).
+struct IdentityEncodingMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        for value in request.headers[values: .contentEncoding] {
+            for coding in value.split(separator: ",") {
+                let name = HeaderValue.trimmed(String(coding))
+                guard HeaderValue.equals(name, lowercase: "identity") else {
+                    throw FleetError(
+                        .unsupportedMediaType, "provisioning takes bodies without Content-Encoding (only identity)")
+                }
+            }
+        }
+        return try await next(request, context)
+    }
+}
