@@ -71,11 +71,12 @@ public func buildIngestApplication(
         metrics: metrics
     )
 
-    let router = ServiceRouter.make(registry: registry, translateError: DatabaseUnavailable.fleetError(for:)) {
+    let translateError: ProblemMiddleware<BasicRequestContext>.Translate = DatabaseUnavailable.fleetError(for:)
+    let router = ServiceRouter.make(registry: registry, translateError: translateError) {
         let database = (try? await client.query("SELECT 1", logger: logger)) != nil
         return ["database": database, "keys": jwks.isLoaded]
     }
-    router.add(middleware: RejectionMetricsMiddleware(metrics: metrics))
+    router.add(middleware: RejectionMetricsMiddleware(metrics: metrics, translate: translateError))
     route.register(on: router)
     ServiceRouter.finish(router)
 

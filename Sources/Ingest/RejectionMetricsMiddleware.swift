@@ -1,4 +1,5 @@
 import FleetCore
+import FleetHTTP
 import HTTPTypes
 import Hummingbird
 
@@ -7,6 +8,8 @@ import Hummingbird
 /// Sits inside `ProblemMiddleware`, sees the error before it becomes problem+json, and rethrows it.
 struct RejectionMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: IngestMetrics
+    /// The same translation `ProblemMiddleware` applies (a database outage counts as `overloaded`).
+    let translate: ProblemMiddleware<Context>.Translate
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -14,7 +17,7 @@ struct RejectionMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            metrics.rejected(Self.code(of: error))
+            metrics.rejected(translate(error)?.code ?? Self.code(of: error))
             throw error
         }
     }
