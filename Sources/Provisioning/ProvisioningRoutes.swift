@@ -67,16 +67,23 @@ struct ProvisioningRoutes: Sendable {
         let body = try await decode(LoginRequest.self, request, context)
         let now = clock.now()
         do {
-            try throttle.check(body.username, now: now)
+            try throttle.reserve(body.username, now: now)
         } catch {
             metrics.loginThrottled.increment()
             throw error
         }
-        let account = try await operators.find(username: body.username)
-        let hash = account?.passwordHash ?? dummyHash
-        let password = body.password
-        // bcrypt costs tens of milliseconds: keep it off the event loop.
-        let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        let account: OperatorRecord?
+        let matches: Bool
+        do {
+            account = try await operators.find(username: body.username)
+            let hash = account?.passwordHash ?? dummyHash
+            let password = body.password
+            // bcrypt costs tens of milliseconds: keep it off the event loop.
+            matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        } catch {
+            throttle.abandoned(body.username)
+            throw error
+        }
         guard let account, matches, let role = OperatorRole(rawValue: account.role) else {
             let delay = throttle.failed(body.username, now: now)
             metrics.loginFailure.increment()
