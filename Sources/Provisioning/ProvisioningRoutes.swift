@@ -52,14 +52,11 @@ struct ProvisioningRoutes: Sendable {
     @Sendable func rotateKeys(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try await authenticator.authorize(request, .administer)
         let key = try await NIOThreadPool.singleton.runIfActive { try SigningKey.generate() }
-        try await keyRing.rotate(to: key, publishOldFor: maxTokenLifetime)
+        try await keyRing.rotate(to: key, publishOldFor: configuration.retiredKeyPublishSeconds)
         metrics.keyRotations.increment()
         context.logger.notice("signing key rotated", metadata: ["operator": "\(caller.sub)", "kid": "\(key.kid)"])
         return try JSONResponse.make(RotateAnswer(kid: key.kid))
     }
-
-    /// A retired key stays published this long: every token it signed has expired by then.
-    var maxTokenLifetime: Int { max(configuration.deviceTokenLifetime, configuration.operatorTokenLifetime) + 60 }
 
     // MARK: operators
 
