@@ -10,7 +10,7 @@ public struct TokenSigner: Sendable {
     public func sign(_ claims: AccessClaims, with key: SigningKey) throws -> String {
         var token: [UInt8] = []
         token.reserveCapacity(768)
-        Base64URL.append(#"{"alg":"RS256","typ":"JWT","kid":"\#(key.kid)"}"#.utf8, to: &token)
+        Base64URL.append(Self.header(kid: key.kid), to: &token)
         token.append(UInt8(ascii: "."))
         Base64URL.append(claims.json, to: &token)
         let signature = try key.privateKey.signature(
@@ -20,6 +20,15 @@ public struct TokenSigner: Sendable {
         token.append(UInt8(ascii: "."))
         Base64URL.append(signature.rawRepresentation, to: &token)
         return String(decoding: token, as: UTF8.self)
+    }
+
+    /// The JOSE header. Kids are checked on import (`KeyID.isValid`), but a key stored before that
+    /// check could hold any text, so the kid is escaped rather than pasted into the JSON.
+    static func header(kid: String) -> [UInt8] {
+        var header = Array(#"{"alg":"RS256","typ":"JWT","kid":"#.utf8)
+        JSONStringWriter.append(kid, to: &header)
+        header.append(UInt8(ascii: "}"))
+        return header
     }
 
     /// 128 random bits for `jti`.

@@ -21,8 +21,7 @@ public struct SigningKeyRepository: Sendable {
     /// the unique index on the current key lets one insert win and everyone reads the winner.
     public func currentKey() async throws -> SigningKey {
         if let key = try await loadCurrent() { return key }
-        let fresh = try SigningKey.generate()
-        try await insert(fresh, retireCurrent: false, publishOldFor: 0, now: Date())
+        try await insertFirst(try SigningKey.generate(), now: Date())
         guard let key = try await loadCurrent() else { throw FleetError(.internalError, "no current signing key") }
         return key
     }
@@ -46,27 +45,59 @@ public struct SigningKeyRepository: Sendable {
         return nil
     }
 
-    /// Makes `key` current. With `retireCurrent`, the previous key is retired and stays published for
-    /// `publishOldFor` seconds (the longest token lifetime plus leeway).
-    public func insert(_ key: SigningKey, retireCurrent: Bool, publishOldFor seconds: Int, now: Date) async throws {
-        let sealed = ByteBuffer(bytes: try encryption.seal(key.privateKeyDER, kid: key.kid))
-        let jwk = key.publicJWK
+    /// Stores the first key of an empty ring; inserts nothing when another replica's first key won.
+    func insertFirst(_ key: SigningKey, now: Date) async throws {
+        let row = try KeyRow(key, encryption: encryption)
+        try await client.query(
+            """
+            INSERT INTO signing_keys (kid, private_sealed, public_n, public_e, created_at)
+            VALUES (\(key.kid), \(row.sealed), \(row.n), \(row.e), \(now))
+            ON CONFLICT DO NOTHING
+            """,
+            logger: logger
+        )
+    }
+
+    /// Makes `key` current in one transaction; the previous key is retired and stays published for
+    /// `publishOldFor` seconds (the longest token lifetime plus leeway). Throws `invalid_request` for
+    /// a kid `KeyID.isValid` refuses and `conflict` when the kid is already in the ring (current or
+    /// retired) or another key became current meanwhile; then nothing changed and the previous key
+    /// is still current. (Inserting nothing while the old key was retired would leave the ring empty,
+    /// and the next `currentKey()` would quietly generate a key nobody asked for.)
+    public func makeCurrent(_ key: SigningKey, publishOldFor seconds: Int, now: Date) async throws {
+        try KeyID.validate(key.kid)
+        let row = try KeyRow(key, encryption: encryption)
         let publishUntil = now.addingTimeInterval(TimeInterval(seconds))
-        try await client.withTransaction(logger: logger) { connection in
-            if retireCurrent {
+        do {
+            try await client.withTransaction(logger: logger) { connection in
                 try await connection.query(
                     "UPDATE signing_keys SET retired_at = \(now), publish_until = \(publishUntil) WHERE retired_at IS NULL",
                     logger: logger
                 )
+                // DO NOTHING rather than an error, so the cause can be told apart below.
+                let inserted = try await connection.query(
+                    """
+                    INSERT INTO signing_keys (kid, private_sealed, public_n, public_e, created_at)
+                    VALUES (\(key.kid), \(row.sealed), \(row.n), \(row.e), \(now))
+                    ON CONFLICT DO NOTHING RETURNING kid
+                    """,
+                    logger: logger
+                ).collect()
+                guard inserted.isEmpty else { return }
+                let existing =
+                    try await connection.query(
+                        "SELECT count(*)::int8 FROM signing_keys WHERE kid = \(key.kid)", logger: logger
+                    ).collect().first?.decode(Int.self) ?? 0
+                // Thrown, not returned: the transaction must roll the retirement back.
+                if existing > 0 {
+                    throw FleetError(.conflict, "signing key \(key.kid) is already in the key ring; choose another kid")
+                }
+                throw FleetError(.conflict, "another signing key became current at the same time; retry")
             }
-            try await connection.query(
-                """
-                INSERT INTO signing_keys (kid, private_sealed, public_n, public_e, created_at)
-                VALUES (\(key.kid), \(sealed), \(jwk.n), \(jwk.e), \(now))
-                ON CONFLICT DO NOTHING
-                """,
-                logger: logger
-            )
+        } catch let error as PostgresTransactionError {
+            // Rolled back: report the reason, not postgres-nio's wrapper around it.
+            if let reason = error.closureError as? FleetError, error.rollbackError == nil { throw reason }
+            throw error
         }
     }
 
@@ -84,5 +115,19 @@ public struct SigningKeyRepository: Sendable {
             keys.append(PublicJWK(kid: kid, n: n, e: e))
         }
         return JWKSDocument(keys: keys)
+    }
+}
+
+/// The stored form of a key: the private part sealed under the key-encryption key (kid as
+/// associated data), the public part as JWK members.
+private struct KeyRow {
+    let sealed: ByteBuffer
+    let n: String
+    let e: String
+
+    init(_ key: SigningKey, encryption: KeyEncryption) throws {
+        sealed = ByteBuffer(bytes: try encryption.seal(key.privateKeyDER, kid: key.kid))
+        let jwk = key.publicJWK
+        (n, e) = (jwk.n, jwk.e)
     }
 }

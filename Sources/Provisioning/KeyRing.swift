@@ -120,7 +120,7 @@ public final class KeyRing: Sendable {
 
     /// Makes `key` current; the previous key stays published for `publishOldFor` seconds.
     func rotate(to key: SigningKey, publishOldFor seconds: Int) async throws {
-        try await repository.insert(key, retireCurrent: true, publishOldFor: seconds, now: clock.now())
+        try await repository.makeCurrent(key, publishOldFor: seconds, now: clock.now())
         try await reload()
     }
 }

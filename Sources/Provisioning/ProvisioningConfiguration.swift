@@ -28,6 +28,10 @@ public struct ProvisioningConfiguration: Sendable {
 
     public init() {}
 
+    /// A retired signing key stays published this long: every token it signed has expired by then
+    /// (the longer lifetime, plus 60 s for clock skew between nodes).
+    public var retiredKeyPublishSeconds: Int { max(deviceTokenLifetime, operatorTokenLifetime) + 60 }
+
     /// Reads every setting; see the README's configuration table.
     public static func load(_ settings: SettingsReader) throws -> ProvisioningConfiguration {
         var c = ProvisioningConfiguration()

@@ -52,14 +52,11 @@ struct ProvisioningRoutes: Sendable {
     @Sendable func rotateKeys(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try await authenticator.authorize(request, .administer)
         let key = try await NIOThreadPool.singleton.runIfActive { try SigningKey.generate() }
-        try await keyRing.rotate(to: key, publishOldFor: maxTokenLifetime)
+        try await keyRing.rotate(to: key, publishOldFor: configuration.retiredKeyPublishSeconds)
         metrics.keyRotations.increment()
         context.logger.notice("signing key rotated", metadata: ["operator": "\(caller.sub)", "kid": "\(key.kid)"])
         return try JSONResponse.make(RotateAnswer(kid: key.kid))
     }
-
-    /// A retired key stays published this long: every token it signed has expired by then.
-    var maxTokenLifetime: Int { max(configuration.deviceTokenLifetime, configuration.operatorTokenLifetime) + 60 }
 
     // MARK: operators
 
@@ -67,16 +64,23 @@ struct ProvisioningRoutes: Sendable {
         let body = try await decode(LoginRequest.self, request, context)
         let now = clock.now()
         do {
-            try throttle.check(body.username, now: now)
+            try throttle.reserve(body.username, now: now)
         } catch {
             metrics.loginThrottled.increment()
             throw error
         }
-        let account = try await operators.find(username: body.username)
-        let hash = account?.passwordHash ?? dummyHash
-        let password = body.password
-        // bcrypt costs tens of milliseconds: keep it off the event loop.
-        let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        let account: OperatorRecord?
+        let matches: Bool
+        do {
+            account = try await operators.find(username: body.username)
+            let hash = account?.passwordHash ?? dummyHash
+            let password = body.password
+            // bcrypt costs tens of milliseconds: keep it off the event loop.
+            matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        } catch {
+            throttle.abandoned(body.username)
+            throw error
+        }
         guard let account, matches, let role = OperatorRole(rawValue: account.role) else {
             let delay = throttle.failed(body.username, now: now)
             metrics.loginFailure.increment()

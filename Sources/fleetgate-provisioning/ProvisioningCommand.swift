@@ -128,8 +128,13 @@ struct ImportKey: AsyncParsableCommand {
     )
 
     @Option(help: "Path of the PEM file (PKCS#1 or PKCS#8).") var pem: String
-    @Option(help: "Key id to publish; random when absent.") var kid: String?
+    @Option(help: "Key id to publish: 1–64 characters of A-Z a-z 0-9 - _, not used before; random when absent.")
+    var kid: String?
     @Argument(parsing: .allUnrecognized) var settings: [String] = []
+
+    func validate() throws {
+        if let kid, !KeyID.isValid(kid) { throw ValidationError("--kid must be 1–64 characters of A-Z a-z 0-9 - _") }
+    }
 
     func run() async throws {
         let configuration = try await loadConfiguration(settings)
@@ -140,14 +145,9 @@ struct ImportKey: AsyncParsableCommand {
     }
 }
 
+/// Prints success only after the key ring committed it; a refused key (kid in use) throws instead.
 func install(key: SigningKey, configuration: ProvisioningConfiguration) async throws {
     let logger = bootstrapLogging(configuration.logLevel)
-    let encryption = try KeyEncryption(base64: configuration.keyEncryptionKey)
-    let publishFor = max(configuration.deviceTokenLifetime, configuration.operatorTokenLifetime) + 60
-    try await withDatabase(url: configuration.databaseURL, logger: logger) { client in
-        try await Migrator(client: client, logger: logger).migrate()
-        try await SigningKeyRepository(client: client, encryption: encryption, logger: logger)
-            .insert(key, retireCurrent: true, publishOldFor: publishFor, now: Date())
-    }
+    try await SigningKeyInstallation.install(key, configuration: configuration, logger: logger)
     print("signing key \(key.kid) is now current")
 }

@@ -82,6 +82,55 @@ struct OperatorLoginTests {
         }
     }
 
+    @Test("parallel wrong-password logins for one username: login.maxFailures reach bcrypt, the rest are 429")
+    func parallelGuesses() async throws {
+        try await ProvisioningHarness.run(configure: {
+            $0.loginMaxFailures = 3
+            $0.loginLockoutSeconds = 120
+            // A bcrypt run of tens of milliseconds: every guess arrives while the first ones are checked.
+            $0.bcryptCost = 11
+        }) { h in
+            let admin = try await h.login()
+            let target: [String: Any] = ["username": "target", "password": "a-long-password!", "role": "viewer"]
+            try #require(try await h.call(.post, "/v1/operators", token: admin, json: target).status == .created)
+
+            // The harness's client has one connection, which answers in turn: one connection per
+            // guess, each opened (and answered once) before any guess is sent.
+            let port = try #require(h.client.port)
+            let clients = (0..<12).map { _ in TestClient(host: "127.0.0.1", port: port) }
+            for client in clients {
+                client.connect()
+                #expect(try await client.get("/healthz").status == .ok)
+            }
+            let guess = ByteBuffer(string: #"{"username":"target","password":"wrong-password-here"}"#)
+            let answers = try await withThrowingTaskGroup(of: TestClient.Response.self) { group in
+                for client in clients {
+                    group.addTask {
+                        try await client.post("/v1/login", headers: [.contentType: "application/json"], body: guess)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            for client in clients { try await client.shutdown() }
+
+            let refused = answers.filter { $0.status == .tooManyRequests }
+            #expect(answers.filter { $0.status == .unauthorized }.count == 3)
+            #expect(refused.count == 9)
+            for answer in refused {
+                #expect(answer.body.map { String(buffer: $0) }?.contains(#""code":"rate_limited""#) == true)
+                #expect(answer.head.headerFields[.retryAfter].flatMap(Int.init).map { (1...120).contains($0) } == true)
+            }
+            // Only the three checked guesses cost a bcrypt run and count as failures.
+            let metrics = String(buffer: try await h.call(.get, "/metrics").body)
+            #expect(metrics.contains(#"fleetgate_logins_total{outcome="failure"} 3"#))
+            #expect(metrics.contains(#"fleetgate_logins_total{outcome="throttled"} 9"#))
+            // Locked out now, as after three guesses in turn.
+            let locked = try await h.call(
+                .post, "/v1/login", json: ["username": "target", "password": "a-long-password!"])
+            #expect(locked.status == .tooManyRequests)
+        }
+    }
+
     @Test("an admin creates operators (201, then 409 for the same username); they can log in")
     func createOperator() async throws {
         try await ProvisioningHarness.run { h in
