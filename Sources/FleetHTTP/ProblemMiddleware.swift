@@ -33,6 +33,13 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     static func fleetError(
         from error: any Error, request: Request, logger: Logger, translate: Translate = { _ in nil }
     ) -> FleetError {
+        if !(error is FleetError), let translated = translate(error) {
+            if translated.status >= 500 {
+                logger.warning(
+                    "request failed", metadata: ["error_type": "\(type(of: error))", "answer": "\(translated.code)"])
+            }
+            return fleetError(from: translated, request: request, logger: logger)
+        }
         switch error {
         case let error as FleetError where error.code == .internalError:
             logger.error("internal error", metadata: ["detail": "\(error.detail)"])
@@ -53,11 +60,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case is DecodingError:
             return FleetError(.invalidRequest, "request body is not valid JSON of the expected shape")
         default:
-            if let translated = translate(error) {
-                logger.warning(
-                    "request failed", metadata: ["error_type": "\(type(of: error))", "answer": "\(translated.code)"])
-                return translated
-            }
+            break
         }
         logger.error("unhandled error", metadata: ["error_type": "\(type(of: error))"])
         return FleetError(.internalError, "internal error")

@@ -4,9 +4,16 @@ import _ConnectionPoolModule
 
 /// Which database errors mean "PostgreSQL cannot serve this now" rather than a bug: those are
 /// answered 503 `overloaded` with Retry-After (API.md: "database unavailable"), so clients retry,
-/// instead of 500. Everything else stays an internal error.
+/// instead of 500. A transaction's wrapper is answered for its cause. Everything else stays an
+/// internal error.
 public enum DatabaseUnavailable {
     public static func fleetError(for error: any Error) -> FleetError? {
+        if let wrapped = error as? PostgresTransactionError {
+            // withTransaction wraps whatever failed inside it, our own FleetErrors included (a
+            // conflict found in the transaction): answer for the cause, not for the wrapper.
+            guard let cause = wrapped.closureError ?? wrapped.beginError ?? wrapped.commitError else { return nil }
+            return cause as? FleetError ?? fleetError(for: cause)
+        }
         // The pool throws its own error, not a PSQLError, once it has failed to connect for a while.
         let transient =
             (error as? PSQLError).map(isTransient)

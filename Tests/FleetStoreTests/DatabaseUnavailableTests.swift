@@ -70,3 +70,29 @@ struct DatabaseUnavailableTests {
         #expect(answer(CancellationError()) == nil)
     }
 }
+
+extension DatabaseUnavailableTests {
+    @Test("a failed transaction is answered for its cause: our own error as it is, a statement timeout as overloaded")
+    func transactionCause() async throws {
+        let url = try await TestDatabase.create()
+        try await withDatabase(url: url, logger: logger) { client in
+            do {
+                try await client.withTransaction(logger: logger) { _ in
+                    throw FleetError(.conflict, "found in the transaction")
+                }
+            } catch {
+                #expect(!(error is FleetError), "postgres-nio wraps it: \(type(of: error))")
+                #expect(DatabaseUnavailable.fleetError(for: error)?.code == .conflict)
+            }
+            do {
+                try await client.withTransaction(logger: logger) { connection in
+                    _ = try await connection.query("SET LOCAL statement_timeout = 50", logger: logger).collect()
+                    _ = try await connection.query("SELECT pg_sleep(5)", logger: logger).collect()
+                }
+                Issue.record("pg_sleep(5) outlived a 50 ms statement timeout")
+            } catch {
+                #expect(answer(error) == .overloaded, "\(type(of: error))")
+            }
+        }
+    }
+}

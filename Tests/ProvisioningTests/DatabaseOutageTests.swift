@@ -1,9 +1,11 @@
+import FleetStore
 import FleetTestSupport
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Logging
 import NIOCore
+import PostgresNIO
 import Provisioning
 import Testing
 
@@ -18,6 +20,40 @@ struct DatabaseOutageTests {
             try await TestDatabase.execute(
                 TestDatabase.serverURL,
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'")
+        }
+    }
+
+    @Test("a request the database cannot serve now is 503 overloaded with Retry-After, and stores nothing")
+    func overloadedWhileLocked() async throws {
+        try await ProvisioningHarness.run { h in
+            let token = try await h.login()
+            let name = try #require(URLComponents(string: h.databaseURL)?.path.dropFirst())
+            // Every new session of the database gives up a lock wait after 200 ms (SQLSTATE 55P03);
+            // the open ones are ended so that the service's next connections are such sessions.
+            try await TestDatabase.execute(TestDatabase.serverURL, "ALTER DATABASE \(name) SET lock_timeout = '200ms'")
+            try await withDatabase(url: h.databaseURL, logger: TestDatabase.logger) { locker in
+                try await locker.withConnection { connection in
+                    try await connection.query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                        logger: TestDatabase.logger)
+                    try await connection.query("BEGIN", logger: TestDatabase.logger)
+                    try await connection.query(
+                        "LOCK TABLE devices IN ACCESS EXCLUSIVE MODE", logger: TestDatabase.logger)
+                    for _ in 0..<2 {  // the first may meet a connection that was just ended: 503 as well
+                        let list = try await h.call(.get, "/v1/devices", token: token)
+                        #expect(list.status == .serviceUnavailable)
+                        #expect(ProvisioningHarness.code(list) == "overloaded")
+                        #expect(list.headers[.retryAfter] == "1")
+                        let enroll = try await h.call(.post, "/v1/devices", token: token, json: ["id": "locked-1"])
+                        #expect(enroll.status == .serviceUnavailable)
+                        #expect(ProvisioningHarness.code(enroll) == "overloaded")
+                    }
+                    try await connection.query("ROLLBACK", logger: TestDatabase.logger)
+                }
+            }
+            try await TestDatabase.execute(TestDatabase.serverURL, "ALTER DATABASE \(name) RESET lock_timeout")
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices") == 0)
+            #expect(try await h.call(.get, "/v1/devices", token: token).status == .ok)
         }
     }
 
