@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # `make run`: set up everything (packages, local PostgreSQL, keys, release build, migrations,
 # bootstrap admin) and run provisioning (8081) and ingest (8080) in the foreground.
-# Ctrl-C or SIGTERM stops everything this script started, PostgreSQL included.
+# Ctrl-C or SIGTERM stops everything this script started, PostgreSQL included (when it was not
+# already running).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 "$ROOT/scripts/install-deps.sh"
 started_pg=0
 if [ -z "${FLEETGATE_DATABASE_URL:-}" ]; then
+  # Stop on exit only a cluster this script started: `make test` and `make bench` share it.
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1 || started_pg=1
   "$ROOT/scripts/pg-start.sh" fleetgate
-  started_pg=1
   export FLEETGATE_DATABASE_URL=$(local_database_url fleetgate)
 fi
 "$ROOT/scripts/dev-secrets.sh"

@@ -2,19 +2,26 @@ import FleetCore
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import NIOCore
 import NIOSSL
 
-/// HTTP/1.1, or HTTPS when a certificate and key are configured.
+/// HTTP/1.1, or HTTPS when a certificate and key are configured. A connection silent for
+/// `idleTimeout`, between requests or in the middle of one (a client that sends its headers or
+/// body and then stalls), is closed: Hummingbird has no idle limit by default, so stalled clients
+/// would hold their connections, and the in-flight slots of their requests, for ever.
 public enum ServerBuilder {
-    public static func make(certificatePath: String?, keyPath: String?) throws -> HTTPServerBuilder {
-        guard let certificatePath, let keyPath else { return .http1() }
+    public static func make(certificatePath: String?, keyPath: String?, idleTimeout: TimeAmount) throws
+        -> HTTPServerBuilder
+    {
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: idleTimeout))
+        guard let certificatePath, let keyPath else { return http1 }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map {
                 NIOSSLCertificateSource.certificate($0)
             }
             let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-            return try .tls(.http1(), tlsConfiguration: tls)
+            return try .tls(http1, tlsConfiguration: tls)
         } catch {
             throw FleetError(
                 .invalidRequest,

@@ -254,7 +254,7 @@ public struct DeviceRepository: Sendable {
                     timeout, watchdog: watchdog, logger: logger
                 ) { deadline in
                     try await client.withConnection { connection in
-                        deadline.attach(connection)
+                        try deadline.attach(connection)
                         return try await exchangeAll(take, on: connection, logger: logger)
                     }
                 }

@@ -95,7 +95,10 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
+        // Cancellation too, not only graceful shutdown: when a service fails to start, the group
+        // cancels the others, and idle workers waiting for work would otherwise wait for ever
+        // (the process neither served nor exited).
+        await withTaskCancellationOrGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.watchdog.run() }
                 await withDiscardingTaskGroup { workers in
@@ -105,7 +108,7 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
                 }
                 group.cancelAll()  // the workers have drained the queue: nothing left to watch
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             self.stop()
         }
     }
@@ -175,7 +178,7 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
             ) {
                 deadline in
                 try await self.client.withConnection { connection in
-                    deadline.attach(connection)
+                    try deadline.attach(connection)
                     do {
                         return try await self.transaction(
                             take, repeatsInTake: repeatsInTake, keys: seen, on: connection)
@@ -255,7 +258,10 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         }
         var claimed = Set<IdempotencyKey>()
         guard rows.count > 0 || !keys.isEmpty else { return claimed }
-        let result = try await connection.execute(rows.insert(claiming: Array(keys)), logger: logger)
+        // Keys in one order in every transaction: two takes that share keys (a retry while its first
+        // post is still in flight) would otherwise lock them in opposite orders and deadlock.
+        let ordered = keys.sorted { ($0.device, $0.key) < ($1.device, $1.key) }
+        let result = try await connection.execute(rows.insert(claiming: ordered), logger: logger)
         for try await (device, key) in result {
             claimed.insert(IdempotencyKey(device: device, key: key))
         }

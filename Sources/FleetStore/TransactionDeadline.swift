@@ -49,9 +49,16 @@ final class TransactionDeadline<Value: Sendable>: Sendable {
         }
     }
 
-    /// Remembers the connection, to close it on timeout.
-    func attach(_ connection: PostgresConnection) {
-        state.withLock { $0.connection = connection }
+    /// Remembers the connection, to close it on timeout. Throws when the deadline has already
+    /// passed: the caller has been answered 503 ("nothing was stored"), so the transaction must not
+    /// start late, say on a connection the pool handed out only once PostgreSQL came back.
+    func attach(_ connection: PostgresConnection) throws {
+        let late = state.withLock { state -> Bool in
+            guard state.continuation != nil else { return true }
+            state.connection = connection
+            return false
+        }
+        if late { throw timedOut }
     }
 
     /// Resumes the caller once; returns nil when it was resumed already, else the attached connection.

@@ -73,7 +73,9 @@ public func buildIngestApplication(
 
     let translateError: ProblemMiddleware<BasicRequestContext>.Translate = DatabaseUnavailable.fleetError(for:)
     let router = ServiceRouter.make(registry: registry, translateError: translateError) {
-        let database = (try? await client.query("SELECT 1", logger: logger)) != nil
+        // Bounded: a probe that hangs while PostgreSQL is away would read as "alive" to nothing.
+        let database =
+            await firstWithin(.seconds(2)) { (try? await client.query("SELECT 1", logger: logger)) != nil } ?? false
         return ["database": database, "keys": jwks.isLoaded]
     }
     router.add(middleware: RejectionMetricsMiddleware(metrics: metrics, translate: translateError))
@@ -83,7 +85,8 @@ public func buildIngestApplication(
     var app = Application(
         router: router,
         server: try ServerBuilder.make(
-            certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath),
+            certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath,
+            idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-ingest"),
         services: [client, jwks, feed, partitions, idempotencyCleaner, lastSeen, writer],

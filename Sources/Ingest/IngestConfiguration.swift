@@ -7,6 +7,8 @@ import Logging
 public struct IngestConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
+    /// Seconds a connection may stay silent (between requests, or within one) before it is closed.
+    public var idleTimeoutSeconds = 75
     /// Most `POST /v1/telemetry` requests handled at once; beyond it posts are answered 503
     /// `overloaded` at once instead of queueing until latency explodes (a debug-build overload run
     /// without it climbed to 100 s per request and never answered 503 or 429).
@@ -48,6 +50,8 @@ public struct IngestConfiguration: Sendable {
         var c = IngestConfiguration()
         c.host = settings.string("http.host", default: c.host)
         c.port = try settings.int("http.port", default: c.port, range: 0...65535)
+        c.idleTimeoutSeconds = try settings.int(
+            "http.idleTimeoutSeconds", default: c.idleTimeoutSeconds, range: 1...86_400)
         c.maxInFlight = try settings.int("http.maxInFlight", default: c.maxInFlight, range: 1...1_000_000)
         c.databaseURL = settings.string("database.url", default: c.databaseURL, secret: true)
         c.databaseMaxConnections = try settings.int(

@@ -57,7 +57,9 @@ public func buildProvisioningApplication(
     )
 
     let router = ServiceRouter.make(registry: registry, translateError: DatabaseUnavailable.fleetError(for:)) {
-        let database = (try? await client.query("SELECT 1", logger: logger)) != nil
+        // Bounded: a probe that hangs while PostgreSQL is away would read as "alive" to nothing.
+        let database =
+            await firstWithin(.seconds(2)) { (try? await client.query("SELECT 1", logger: logger)) != nil } ?? false
         return ["database": database, "keys": keyRing.isLoaded]
     }
     router.add(middleware: IdentityEncodingMiddleware())
@@ -67,7 +69,8 @@ public func buildProvisioningApplication(
     var app = Application(
         router: router,
         server: try ServerBuilder.make(
-            certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath),
+            certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath,
+            idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-provisioning"),
         services: [client, TransactionWatchdogService(devices.watchdog)],

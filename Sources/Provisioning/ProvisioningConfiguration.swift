@@ -9,6 +9,8 @@ import Logging
 public struct ProvisioningConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8081
+    /// Seconds a connection may stay silent (between requests, or within one) before it is closed.
+    public var idleTimeoutSeconds = 75
     public var databaseURL = "postgres://fleetgate@127.0.0.1:54329/fleetgate?sslmode=disable"
     public var databaseMaxConnections = 10
     /// base64 of 32 bytes; seals private signing keys (AES-256-GCM).
@@ -37,6 +39,8 @@ public struct ProvisioningConfiguration: Sendable {
         var c = ProvisioningConfiguration()
         c.host = settings.string("http.host", default: c.host)
         c.port = try settings.int("http.port", default: c.port, range: 0...65535)
+        c.idleTimeoutSeconds = try settings.int(
+            "http.idleTimeoutSeconds", default: c.idleTimeoutSeconds, range: 1...86_400)
         c.databaseURL = settings.string("database.url", default: c.databaseURL, secret: true)
         c.databaseMaxConnections = try settings.int(
             "database.maxConnections", default: c.databaseMaxConnections, range: 2...500)

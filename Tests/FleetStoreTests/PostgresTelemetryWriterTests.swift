@@ -1,3 +1,4 @@
+import CoreMetrics
 import FleetCore
 import FleetStore
 import FleetTestSupport
@@ -90,6 +91,60 @@ struct PostgresTelemetryWriterTests {
             #expect(again == .duplicate)
             #expect(try await harness.scalar("SELECT count(*)::int8 FROM telemetry WHERE device_id = 'd'") == 2)
             #expect(try await harness.scalar("SELECT count(*)::int8 FROM telemetry WHERE device_id = 'other'") == 2)
+        }
+    }
+
+    @Test("a key past its 24 h is claimed again, before the cleaner has deleted it")
+    func expiredKeyReclaimed() async throws {
+        try await WriterHarness.run(configuration: .init(connections: 1)) { harness, _ in
+            #expect(
+                try await harness.writer.write(WriterHarness.batch(device: "d", key: "k", prefix: "day1", count: 2))
+                    == .stored(2))
+            #expect(
+                try await harness.writer.write(WriterHarness.batch(device: "d", key: "k", prefix: "again", count: 2))
+                    == .duplicate)
+            _ = try await harness.scalar(
+                """
+                WITH aged AS (UPDATE idempotency_keys SET created_at = now() - interval '25 hours' RETURNING 1)
+                SELECT count(*)::int8 FROM aged
+                """)
+            #expect(
+                try await harness.writer.write(WriterHarness.batch(device: "d", key: "k", prefix: "day2", count: 2))
+                    == .stored(2))
+            #expect(try await harness.scalar("SELECT count(*)::int8 FROM telemetry WHERE device_id = 'd'") == 4)
+            #expect(
+                try await harness.scalar(
+                    "SELECT count(*)::int8 FROM idempotency_keys WHERE created_at > now() - interval '1 hour'") == 1)
+        }
+    }
+
+    @Test("a cancelled writer returns (a failed start-up cancels every service) instead of waiting for work")
+    func cancelled() async throws {
+        let url = try await TestDatabase.create()
+        try await withDatabase(url: url, logger: TestDatabase.logger) { client in
+            let writer = PostgresTelemetryWriter(
+                client: client, configuration: .init(connections: 2),
+                metrics: WriterMetrics(factory: NOOPMetricsHandler.instance), logger: TestDatabase.logger)
+            let running = Task { try await writer.run() }
+            try await Task.sleep(for: .milliseconds(200))  // its workers are idle, waiting for work
+            running.cancel()
+            // Whichever comes first: the writer returning, or 20 s (a hung writer must fail the test,
+            // not hang it).
+            let returned = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let pending = Mutex<CheckedContinuation<Bool, Never>?>(continuation)
+                let answer: @Sendable (Bool) -> Void = { value in
+                    pending.withLock { $0.take() }?.resume(returning: value)
+                }
+                Task {
+                    _ = try? await running.value
+                    answer(true)
+                }
+                Task {
+                    try? await Task.sleep(for: .seconds(20))
+                    answer(false)
+                }
+            }
+            #expect(returned, "the writer was still running 20 s after it was cancelled")
         }
     }
 

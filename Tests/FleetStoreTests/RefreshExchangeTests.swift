@@ -88,11 +88,12 @@ struct RefreshExchangeTests {
                     continue
                 }
             }
-            guard case .rotated(let device) = next else {
-                Issue.record("the exchange after a timeout did not rotate")
-                return
+            // An attempt can commit just as its deadline answers 503; the retry with the same token
+            // is then within the grace window and gets another successor (`retried`), by design.
+            switch next {
+            case .rotated(let device), .retried(let device): #expect(device.id == "x-1")
+            default: Issue.record("the exchange after a timeout answered \(String(describing: next))")
             }
-            #expect(device.id == "x-1")
         }
     }
 

@@ -1,5 +1,7 @@
 import FleetCore
+import FleetTestSupport
 import Logging
+import PostgresNIO
 import Synchronization
 import Testing
 
@@ -38,6 +40,46 @@ struct TransactionWatchdogTests {
         #expect(ContinuousClock.now - started >= .milliseconds(150))
         #expect(watchdog.watching == 0)
         release.open()  // lets the abandoned operation end; its late result is dropped
+    }
+
+    @Test("a transaction that gets its connection only after its deadline does not start")
+    func lateConnection() async throws {
+        let url = try await TestDatabase.create()
+        try await withDatabase(url: url, logger: logger) { client in
+            let watchdog = TransactionWatchdog(interval: .milliseconds(20))
+            let sweeping = Task { await watchdog.run() }
+            defer { sweeping.cancel() }
+            let release = Release()
+            let ran = Atomic<Bool>(false)
+            let attachRefused = Atomic<Bool>(false)
+            do {
+                _ = try await TransactionDeadline<Int>.run(.milliseconds(100), watchdog: watchdog, logger: logger) {
+                    deadline in
+                    await release.wait()  // stands for waiting on a pool while PostgreSQL is away
+                    return try await client.withConnection { connection in
+                        do {
+                            try deadline.attach(connection)
+                        } catch {
+                            attachRefused.store(true, ordering: .relaxed)
+                            throw error
+                        }
+                        ran.store(true, ordering: .relaxed)
+                        return 1
+                    }
+                }
+                Issue.record("the late transaction returned")
+            } catch let error as FleetError {
+                #expect(error.code == .overloaded)
+            }
+            release.open()
+            for _ in 0..<100 where !attachRefused.load(ordering: .relaxed) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let refused = attachRefused.load(ordering: .relaxed)
+            let started = ran.load(ordering: .relaxed)
+            #expect(refused)
+            #expect(!started)
+        }
     }
 
     @Test("a sweep expires only what is due")

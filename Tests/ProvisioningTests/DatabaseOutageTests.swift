@@ -70,6 +70,12 @@ struct DatabaseOutageTests {
                 let during = try await h.call(.get, "/.well-known/jwks.json")
                 #expect(during.status == .ok)
                 #expect(String(buffer: during.body) == String(buffer: before.body))
+                // Readiness answers, and says so, within its 2 s bound instead of waiting for the pool.
+                let started = ContinuousClock.now
+                let ready = try await h.call(.get, "/readyz")
+                #expect(ready.status == .serviceUnavailable)
+                #expect(String(buffer: ready.body).contains(#""database":false"#))
+                #expect(ContinuousClock.now - started < .seconds(10))
                 // It was served because the reload failed, not because none was due.
                 #expect(
                     capture.events.contains { $0.message.contains("key ring reload failed") },
