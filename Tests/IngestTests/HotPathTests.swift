@@ -249,6 +249,12 @@ struct HotPathTests {
         let acknowledged = try await posts.value
         #expect(acknowledged > 0)
         let stored = try await TestDatabase.scalar(url, "SELECT count(*)::int8 FROM telemetry")
+        // At least, not equal: HummingbirdTesting's live test closes its client, then shuts the
+        // server down (LiveTestFramework: `client.shutdown()` before `triggerGracefulShutdown()`),
+        // so answers to posts committed in those last moments are lost on the client's side
+        // (tried: two to four posts stored but unanswered in each of three runs). That the server
+        // answers what it has taken in is exercised with real processes and SIGTERM in
+        // `make reliability`.
         #expect(stored >= acknowledged)
     }
 }
