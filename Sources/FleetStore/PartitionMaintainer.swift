@@ -52,6 +52,11 @@ public struct PartitionMaintainer: Service {
                     try await connection.query("ROLLBACK", logger: logger)
                     return false
                 }
+                // Creating or dropping a partition locks `telemetry` exclusively. Queued behind a long
+                // reader (a pg_dump, a big read), that lock would hold every writer INSERT behind it;
+                // giving up after a moment costs nothing, as partitions are made days ahead and the
+                // next round (hourly) tries again.
+                try await connection.query("SET LOCAL lock_timeout = '\(unescaped: Self.lockTimeout)'", logger: logger)
                 try await work(on: connection, now: now)
                 try await connection.query("COMMIT", logger: logger)
                 return true
@@ -93,6 +98,8 @@ public struct PartitionMaintainer: Service {
             logger.info("telemetry partition dropped", metadata: ["partition": "\(name)"])
         }
     }
+
+    static let lockTimeout = "2s"
 
     static func partitionName(day: Int64) -> String {
         "telemetry_" + dateText(day: day).replacingOccurrences(of: "-", with: "")

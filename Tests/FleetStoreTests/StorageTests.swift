@@ -83,6 +83,29 @@ struct StorageTests {
         }
     }
 
+    @Test("maintenance behind a long reader gives up after its lock timeout instead of queueing writers")
+    func maintenanceLockTimeout() async throws {
+        let url = try await TestDatabase.create()
+        try await withDatabase(url: url, logger: TestDatabase.logger) { client in
+            let maintainer = PartitionMaintainer(
+                client: client, retentionDays: 30, daysAhead: 3, logger: TestDatabase.logger)
+            try await client.withConnection { reader in
+                // A reader inside a transaction holds telemetry's ACCESS SHARE lock until it ends.
+                try await reader.query("BEGIN", logger: TestDatabase.logger)
+                _ = try await reader.query("SELECT count(*) FROM telemetry", logger: TestDatabase.logger).collect()
+                let started = ContinuousClock.now
+                await #expect(throws: (any Error).self) {
+                    // Days no partition exists for yet: CREATE … PARTITION OF must lock telemetry.
+                    try await maintainer.maintain(now: Date(timeIntervalSince1970: 1_764_400_000))
+                }
+                #expect(ContinuousClock.now - started < .seconds(15))
+                try await reader.query("ROLLBACK", logger: TestDatabase.logger)
+            }
+            // Once the reader is gone, the next round does the work.
+            #expect(try await maintainer.maintain(now: Date(timeIntervalSince1970: 1_764_400_000)))
+        }
+    }
+
     @Test("partitions are created ahead and those past retention dropped")
     func partitions() async throws {
         let url = try await TestDatabase.create()
