@@ -85,9 +85,9 @@ let cache = VerifiedTokenCache(capacity: 100_000)
 for token in tokens { cache.insert(token, claims: try verifier.verify(token, keys: keys, now: now), now: now) }
 let revocations = RevocationView()
 // A realistic view: some revoked devices, none of them the ones posting.
-var revoked: [String: RevocationView.Entry] = [:]
-for i in 0..<1000 { revoked[String(format: "gone-%06d", i)] = .init(disabled: true, cutoff: now) }
-revocations.replaceAll(revoked)
+for i in 0..<1000 {
+    revocations.apply(device: String(format: "gone-%06d", i), entry: .init(disabled: true, cutoff: now))
+}
 
 print("fleetgate-bench: single thread, \(quick ? "quick (1/10 work)" : "full") run")
 

@@ -16,16 +16,26 @@ public struct RevocationFeed: Service {
     let reloadInterval: Duration
     let logger: Logger
     let onApplied: @Sendable () -> Void
+    /// Runs between a reload's read and the view's replace, so a test can land a notification there.
+    let afterReloadRead: @Sendable () async -> Void
 
     public init(
         client: PostgresClient, view: RevocationView, reloadInterval: Duration = .seconds(5), logger: Logger,
         onApplied: @escaping @Sendable () -> Void = {}
+    ) {
+        self.init(client: client, view: view, reloadInterval: reloadInterval, logger: logger, onApplied: onApplied) {}
+    }
+
+    init(
+        client: PostgresClient, view: RevocationView, reloadInterval: Duration, logger: Logger,
+        onApplied: @escaping @Sendable () -> Void, afterReloadRead: @escaping @Sendable () async -> Void
     ) {
         self.client = client
         self.view = view
         self.reloadInterval = reloadInterval
         self.logger = logger
         self.onApplied = onApplied
+        self.afterReloadRead = afterReloadRead
     }
 
     public func run() async throws {
@@ -75,21 +85,25 @@ public struct RevocationFeed: Service {
         }
     }
 
-    /// Reads the whole revocation state.
+    /// Reads the whole revocation state. Notifications applied while it reads survive it (the
+    /// view re-applies them), so a device revoked during a reload stays revoked.
     public func reload() async throws {
-        var entries: [String: RevocationView.Entry] = [:]
-        let rows = try await client.query(
-            """
-            SELECT id, status = 'revoked', revoked_before FROM devices WHERE status = 'revoked' OR revoked_before > 0
-            UNION ALL
-            SELECT id, true, 0 FROM device_tombstones WHERE deleted_at > now() - interval '25 hours'
-            """,
-            logger: logger
-        )
-        for try await (id, disabled, cutoff) in rows.decode((String, Bool, Int64).self) {
-            entries[id] = RevocationView.Entry(disabled: disabled, cutoff: cutoff)
+        try await view.reload {
+            var entries: [String: RevocationView.Entry] = [:]
+            let rows = try await client.query(
+                """
+                SELECT id, status = 'revoked', revoked_before FROM devices WHERE status = 'revoked' OR revoked_before > 0
+                UNION ALL
+                SELECT id, true, 0 FROM device_tombstones WHERE deleted_at > now() - interval '25 hours'
+                """,
+                logger: logger
+            )
+            for try await (id, disabled, cutoff) in rows.decode((String, Bool, Int64).self) {
+                entries[id] = RevocationView.Entry(disabled: disabled, cutoff: cutoff)
+            }
+            await afterReloadRead()
+            return entries
         }
-        view.replaceAll(entries)
     }
 
     /// Payload: `<disabled 0|1> <cutoff> <device id>` (device ids have no spaces).

@@ -10,14 +10,15 @@ import Synchronization
 
 /// The public keys ingest verifies with: fetched from the provisioning JWKS URL (or a file) at
 /// start, refreshed every `refreshInterval`, and at once on an unknown kid, at most once per
-/// `unknownKidInterval`. When provisioning is down the keys already held keep working.
+/// `unknownKidInterval`. When provisioning is down the keys already held keep working, and the
+/// retries back off (`JWKSRefreshSchedule`).
 public final class JWKSSource: Service {
     private struct State {
         var keys = PublicKeySet(JWKSDocument(keys: []))
         var lastUnknownKidRefresh: ContinuousClock.Instant?
         /// The unknown-kid refresh under way, which every other unknown-kid request awaits.
         var unknownKidRefresh: Task<Void, Never>?
-        var lastSuccess: ContinuousClock.Instant?
+        var schedule: JWKSRefreshSchedule
         var loaded = false
     }
 
@@ -27,7 +28,7 @@ public final class JWKSSource: Service {
     private let unknownKidInterval: Duration
     private let logger: Logger
     private let onRefresh: @Sendable (Bool) -> Void
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     public init(
         url: String?, file: String?, refreshInterval: Duration, unknownKidInterval: Duration, logger: Logger,
@@ -39,6 +40,7 @@ public final class JWKSSource: Service {
         self.unknownKidInterval = unknownKidInterval
         self.logger = logger
         self.onRefresh = onRefresh
+        self.state = Mutex(State(schedule: JWKSRefreshSchedule(refreshInterval: refreshInterval)))
     }
 
     public var keys: PublicKeySet { state.withLock { $0.keys } }
@@ -47,9 +49,9 @@ public final class JWKSSource: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                // Retry every second until the first load succeeds, then refresh `refreshInterval`
-                // after the last success, whoever made it (start-up, an unknown kid): the service
-                // may start before the start-up load, and must not fetch again right after it.
+                // Due as JWKSRefreshSchedule says, counting every refresh, whoever made it
+                // (start-up, an unknown kid): the service may start before the start-up load, and
+                // must not fetch again right after it. The floor only guards against a busy loop.
                 let wait = self.dueIn().map { max($0, .milliseconds(100)) } ?? .seconds(1)
                 try? await Task.sleep(for: wait)
                 if Task.isCancelled { return }
@@ -59,12 +61,9 @@ public final class JWKSSource: Service {
         }
     }
 
-    /// Time until the next periodic refresh is due; nil while no key set was ever loaded.
+    /// Time until the next periodic refresh is due; nil before any refresh was tried.
     private func dueIn() -> Duration? {
-        state.withLock { state in
-            guard let last = state.lastSuccess else { return nil }
-            return refreshInterval - (ContinuousClock.now - last)
-        }
+        state.withLock { state in state.schedule.nextRefresh.map { $0 - ContinuousClock.now } }
     }
 
     /// Fetches the key set now; keeps the old keys on failure. Returns whether it succeeded.
@@ -88,18 +87,32 @@ public final class JWKSSource: Service {
             }
             let keys = PublicKeySet(document)
             guard !keys.isEmpty else { throw FleetError(.internalError, "the JWKS has no RS256 signing key") }
-            state.withLock {
+            let failuresEnded = state.withLock {
                 $0.keys = keys
                 $0.loaded = true
-                $0.lastSuccess = ContinuousClock.now
+                return $0.schedule.succeeded(at: ContinuousClock.now)
             }
             onRefresh(true)
+            if failuresEnded > 0 {
+                logger.info("JWKS refresh succeeded again", metadata: ["failures": "\(failuresEnded)"])
+            }
             return true
         } catch {
+            let (log, failures, retryIn) = state.withLock {
+                let log = $0.schedule.failed(at: ContinuousClock.now)
+                return (log, $0.schedule.failuresInARow, $0.schedule.retryDelay)
+            }
             onRefresh(false)
-            logger.warning(
-                "JWKS refresh failed; keeping the keys held",
-                metadata: ["error": "\(String(describing: error).prefix(200))"])
+            // Every attempt counts in fleetgate_jwks_refreshes_total; the log gets one line a streak
+            // and one a minute after it, not one per attempt.
+            if log {
+                logger.warning(
+                    "JWKS refresh failed; keeping the keys held",
+                    metadata: [
+                        "error": "\(String(describing: error).prefix(200))", "failures": "\(failures)",
+                        "retry_in": "\(retryIn)",
+                    ])
+            }
             return false
         }
     }

@@ -11,13 +11,14 @@ import Synchronization
 public struct SimulationResult: Sendable {
     public var report: SimulationReport
     public var ledger: Ledger
-    /// Credentials with rotated refresh tokens (already written back to `credentialsFile`).
+    /// Credentials with rotated refresh tokens (already written back to `credentialsFile`, during the run too).
     public var credentials: [DeviceCredential]
 }
 
 /// Runs a simulation: resolves a fleet (given, from the credentials file, or enrolled), gets
 /// every device a token, drives the open-loop schedule for `duration`, waits for outstanding
-/// requests, and reports. Writes back rotated refresh tokens and, if asked, the ledger.
+/// requests, and reports. Writes back rotated refresh tokens as they rotate (`CredentialsSaver`)
+/// and, if asked, the ledger.
 public func runSimulation(_ options: SimulationOptions, logger: Logger) async throws -> SimulationResult {
     try options.validate()
     var configuration = HTTPClient.Configuration()
@@ -75,12 +76,14 @@ struct Simulation: Sendable {
         let clock = ContinuousClock()
         let tokens = TokenKeeper(credentials: credentials, policy: options.tokenRefresh, now: clock.now, seed: seed)
         await tokens.refreshDue(using: client, statistics: statistics, concurrency: 64)
+        // Every token used has just rotated: on disk now, not only at the end of a run that may be killed.
+        let saver = credentialsSaver()
+        let saved = saver?.save(tokens)
         let holding = tokens.devicesWithToken
         if holding < credentials.count {
             logger.warning("some devices got no token", metadata: ["without_token": "\(credentials.count - holding)"])
         }
         if holding == 0 {
-            saveCredentials(tokens.credentials)
             let failures = statistics.withState { SimulationReport.counts($0.tokenRefreshFailures) }
             throw SimulatorError(
                 "no device could get an access token from \(options.provisioningURL)/v1/token: \(failures)")
@@ -94,6 +97,7 @@ struct Simulation: Sendable {
 
         await withTaskGroup(of: Void.self) { services in
             services.addTask { await tokens.keepFresh(using: client, statistics: statistics) }
+            if let saver { services.addTask { await saver.keepSaved(tokens, saved: saved) } }
             services.addTask {
                 await ProgressReporter(mode: options.progress, statistics: statistics, inFlight: { inFlight.current })
                     .run(start: start)
@@ -117,7 +121,7 @@ struct Simulation: Sendable {
         let end = clock.now
 
         let finalCredentials = tokens.credentials
-        saveCredentials(finalCredentials)
+        saver?.save(tokens)
         let (report, ledger) = makeReport(
             devices: credentials.count, rate: schedule.rate, elapsed: end - start, revocations: revocations)
         if let path = options.ledgerFile { try LedgerFile.write(ledger, to: path) }
@@ -153,20 +157,10 @@ struct Simulation: Sendable {
         return credentials
     }
 
-    /// Writes rotated refresh tokens back: the old ones stop working 60 s after rotation.
-    private func saveCredentials(_ used: [DeviceCredential]) {
-        guard options.credentials == nil, let path = options.credentialsFile else { return }
-        do {
-            var all = (try? CredentialsFile.read(from: path)) ?? []
-            let updated = Dictionary(used.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
-            for index in all.indices { if let credential = updated[all[index].id] { all[index] = credential } }
-            let known = Set(all.map(\.id))
-            all.append(contentsOf: used.filter { !known.contains($0.id) })
-            try CredentialsFile.write(all, to: path)
-        } catch {
-            logger.error(
-                "could not write rotated refresh tokens back", metadata: ["file": "\(path)", "error": "\(error)"])
-        }
+    /// Where rotated refresh tokens are written back (nil: credentials given in memory, or no file).
+    private func credentialsSaver() -> CredentialsSaver? {
+        guard options.credentials == nil, let path = options.credentialsFile else { return nil }
+        return CredentialsSaver(path: path, logger: logger)
     }
 
     // MARK: Chaos

@@ -24,6 +24,8 @@ final class TokenKeeper: Sendable {
     struct State {
         var entries: [Entry]
         var random: SplitMix64
+        /// Refresh tokens rotated so far, so the credentials file is rewritten only when one was.
+        var rotations = 0
     }
 
     private let state: Mutex<State>
@@ -58,7 +60,10 @@ final class TokenKeeper: Sendable {
         state.withLock { state in
             let delay = policy.refreshDelay(expiresIn: .seconds(grant.expiresIn), using: &state.random)
             state.entries[index].authorization = "Bearer " + grant.accessToken
-            if let rotated = grant.refreshToken { state.entries[index].credential.refreshToken = rotated }
+            if let rotated = grant.refreshToken, rotated != state.entries[index].credential.refreshToken {
+                state.entries[index].credential.refreshToken = rotated
+                state.rotations += 1
+            }
             state.entries[index].refreshAt = now + delay
             state.entries[index].status = .active
         }
@@ -94,6 +99,11 @@ final class TokenKeeper: Sendable {
     /// The credentials with their newest refresh tokens, to be written back to the file.
     var credentials: [DeviceCredential] {
         state.withLock { $0.entries.map(\.credential) }
+    }
+
+    /// The credentials together with the rotations they include, read at one instant.
+    var rotatedCredentials: (rotations: Int, credentials: [DeviceCredential]) {
+        state.withLock { ($0.rotations, $0.entries.map(\.credential)) }
     }
 
     /// Refreshes every due device, at most `concurrency` at a time, and returns when all are done.

@@ -219,7 +219,7 @@ struct VerifiedTokenCacheTests {
 @Suite("Revocation view")
 struct RevocationViewTests {
     @Test("disabled devices and tokens issued before the cut-off are revoked")
-    func rules() {
+    func rules() async {
         let view = RevocationView()
         view.apply(device: "a", entry: .init(disabled: false, cutoff: 100))
         view.apply(device: "b", entry: .init(disabled: true, cutoff: 0))
@@ -227,8 +227,68 @@ struct RevocationViewTests {
         #expect(!view.isRevoked(device: "a", issuedAt: 100))
         #expect(view.isRevoked(device: "b", issuedAt: 10_000))
         #expect(!view.isRevoked(device: "c", issuedAt: 0))
-        view.replaceAll([:])
+        await view.reload { [:] }
         #expect(!view.isRevoked(device: "b", issuedAt: 0))
+    }
+
+    @Test("a revocation applied while a reload reads survives the older snapshot it read")
+    func revokedDuringReload() async {
+        let view = RevocationView()
+        await view.reload {
+            // The notification lands after the query ran, before its rows replace the view.
+            view.apply(device: "d", entry: .init(disabled: true, cutoff: 50))
+            return ["other": .init(disabled: true, cutoff: 0)]
+        }
+        #expect(view.isRevoked(device: "d", issuedAt: 10_000))
+        #expect(view.isRevoked(device: "other", issuedAt: 10_000))
+    }
+
+    @Test("a re-enable (re-credential, re-enroll) applied while a reload reads survives it too")
+    func reenabledDuringReload() async {
+        let view = RevocationView()
+        view.apply(device: "d", entry: .init(disabled: true, cutoff: 0))
+        await view.reload {
+            view.apply(device: "d", entry: .init(disabled: false, cutoff: 100))
+            view.apply(device: "gone", entry: nil)
+            return ["d": .init(disabled: true, cutoff: 0), "gone": .init(disabled: true, cutoff: 0)]
+        }
+        #expect(!view.isRevoked(device: "d", issuedAt: 100))
+        #expect(view.isRevoked(device: "d", issuedAt: 99))
+        #expect(!view.isRevoked(device: "gone", issuedAt: 0))
+    }
+
+    @Test("overlapping reloads keep a change either saw begin, and a later reload replaces it")
+    func overlappingReloads() async {
+        let view = RevocationView()
+        await view.reload {
+            await view.reload {
+                view.apply(device: "d", entry: .init(disabled: true, cutoff: 0))
+                return [:]
+            }
+            #expect(view.isRevoked(device: "d", issuedAt: 0), "the inner reload began before the change")
+            return [:]
+        }
+        #expect(view.isRevoked(device: "d", issuedAt: 0), "the outer reload began before the change")
+        // Nothing changed while this one read: what it read is the truth.
+        await view.reload { [:] }
+        #expect(!view.isRevoked(device: "d", issuedAt: 0))
+        #expect(view.count == 0)
+    }
+
+    @Test("a reload whose read fails changes nothing and leaves no change pending")
+    func failedReload() async {
+        struct ReadFailed: Error {}
+        let view = RevocationView()
+        view.apply(device: "d", entry: .init(disabled: true, cutoff: 0))
+        await #expect(throws: ReadFailed.self) {
+            try await view.reload {
+                view.apply(device: "e", entry: .init(disabled: true, cutoff: 0))
+                throw ReadFailed()
+            }
+        }
+        #expect(view.isRevoked(device: "d", issuedAt: 0) && view.isRevoked(device: "e", issuedAt: 0))
+        await view.reload { [:] }
+        #expect(view.count == 0)
     }
 }
 
