@@ -223,6 +223,7 @@ let package = Package(
             name: "FleetHTTPTests",
             dependencies: [
                 "FleetHTTP", "FleetCore",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -15,7 +15,7 @@ public enum ServiceRouter {
         // HEAD is answered for every GET route (the GET answer without its body), as RFC 9110
         // §9.3.2 expects; load balancers probe /healthz that way.
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: RequestLoggerMiddleware())
         router.add(middleware: ProblemMiddleware(translate: translateError))
         HealthRoutes(readiness: readiness).register(on: router)
