@@ -30,7 +30,8 @@ public struct SigningKey: Sendable {
         return SigningKey(kid: kid, privateKey: key)
     }
 
-    /// PKCS#8 DER of the private key, for encrypted storage.
+    /// DER of the private key for encrypted storage: PKCS#1, as swift-crypto writes it (loading
+    /// accepts PKCS#1 and PKCS#8, so keys stored either way read back).
     public var privateKeyDER: Data { privateKey.derRepresentation }
 
     public init(kid: String, privateKeyDER: Data) throws {
