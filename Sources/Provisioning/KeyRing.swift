@@ -88,16 +88,20 @@ public final class KeyRing: Sendable {
     /// (15 s or more).
     static let reloadWait: Duration = .seconds(2)
 
+    /// Not a task group: one waits for every child, so a reload stuck in the pool would hold the
+    /// request for as long as the reload takes. A reload past the limit is cancelled and left to end
+    /// by itself.
     private func reload(within limit: Duration) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.reload() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                throw FleetError(.overloaded, "key ring reload took longer than \(limit)")
+        let outcome = await firstWithin(limit) { () -> Result<Void, any Error> in
+            do {
+                try await self.reload()
+                return .success(())
+            } catch {
+                return .failure(error)
             }
-            defer { group.cancelAll() }
-            try await group.next()
         }
+        guard let outcome else { throw FleetError(.overloaded, "key ring reload took longer than \(limit)") }
+        try outcome.get()
     }
 
     /// Reloads for a kid that is not in the verification keys (a replica may have rotated a moment
