@@ -128,22 +128,12 @@ struct PostgresTelemetryWriterTests {
             let running = Task { try await writer.run() }
             try await Task.sleep(for: .milliseconds(200))  // its workers are idle, waiting for work
             running.cancel()
-            // Whichever comes first: the writer returning, or 20 s (a hung writer must fail the test,
-            // not hang it).
-            let returned = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                let pending = Mutex<CheckedContinuation<Bool, Never>?>(continuation)
-                let answer: @Sendable (Bool) -> Void = { value in
-                    pending.withLock { $0.take() }?.resume(returning: value)
-                }
-                Task {
+            // A hung writer must fail the test, not hang it.
+            let returned =
+                await firstWithin(.seconds(20)) {
                     _ = try? await running.value
-                    answer(true)
-                }
-                Task {
-                    try? await Task.sleep(for: .seconds(20))
-                    answer(false)
-                }
-            }
+                    return true
+                } ?? false
             #expect(returned, "the writer was still running 20 s after it was cancelled")
         }
     }
