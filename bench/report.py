@@ -39,6 +39,28 @@ def fmt(value, digits=0):
     return f"{value:,.{digits}f}".replace(",", " ")
 
 
+OPENSSL_RUNS = ["before_tokens", "after_tokens", "before_micro", "after_micro"]
+
+
+def openssl_mean(values, kind, step):
+    """openssl's rate for `kind` (sign or verify) around `step` (tokens or micro): the mean of the
+    runs just before and after it, and the two figures as text for the table."""
+    pair = [num(values.get(f"openssl_{kind}_{side}_{step}")) for side in ("before", "after")]
+    pair = [p for p in pair if p]
+    if not pair:
+        return None, ""
+    mean = sum(pair) / len(pair)
+    return mean, (f" (mean of {fmt(pair[0])} before and {fmt(pair[1])} after)" if len(pair) == 2 else "")
+
+
+def openssl_runs(values):
+    runs = [(name, num(values.get(f"openssl_sign_{name}")), num(values.get(f"openssl_verify_{name}")))
+            for name in OPENSSL_RUNS]
+    text = ", ".join(f"{name.replace('_', ' ')} {fmt(sign)} sign/s and {fmt(verify)} verify/s"
+                     for name, sign, verify in runs if sign)
+    return text or "not measured"
+
+
 def met(ok):
     if ok is None:
         return "n/a"
@@ -78,8 +100,7 @@ def build(values):
         None if bulk_s is None else (bulk_s <= 10 and enrolled == devices))
 
     # Provisioning: tokens.
-    sign = num(values.get("openssl_sign_per_s"))
-    verify = num(values.get("openssl_verify_per_s"))
+    sign, sign_pair = openssl_mean(values, "sign", "tokens")
     token = js(values, "token_json")
     cpu = num(values.get("token_cpu_s"))
     if token:
@@ -94,8 +115,8 @@ def build(values):
         if cores and sign:
             per_core = per_s / cores
             ratio = per_core / sign
-            row("provisioning: tokens per core-second ÷ `openssl speed rsa2048` sign/s (same run)",
-                f"{fmt(per_core)} tokens/core-s ÷ {fmt(sign)} sign/s = {ratio:.2f}", "≥ 0.8", ratio >= 0.8)
+            row("provisioning: tokens per core-second ÷ `openssl speed rsa2048` sign/s (same run, just before and after)",
+                f"{fmt(per_core)} tokens/core-s ÷ {fmt(sign)} sign/s{sign_pair} = {ratio:.2f}", "≥ 0.8", ratio >= 0.8)
     else:
         row("provisioning: access tokens issued (POST /v1/token)", "not measured (step failed)", "≥ 0.8 × sign/s", None)
 
@@ -180,6 +201,8 @@ def build(values):
 
     # Micro-benchmarks.
     micro = js(values, "micro_json")
+    verify, verify_pair = openssl_mean(values, "verify", "micro")
+    sign, sign_pair = openssl_mean(values, "sign", "micro")
     if micro:
         cached = micro.get("cached_auth_ns")
         row("verification: cached token (Bearer + cache hit + revocation view + scope), one thread",
@@ -189,12 +212,12 @@ def build(values):
         if per_s and verify:
             ratio = per_s / verify
             row("verification: uncached token (TokenVerifier.verify, RS256), one core ÷ `openssl speed rsa2048` verify/s",
-                f"{fmt(per_s)} /s ÷ {fmt(verify)} verify/s = {ratio:.2f} (parse alone {fmt(micro.get('parse_ns'))} ns)",
+                f"{fmt(per_s)} /s ÷ {fmt(verify)} verify/s{verify_pair} = {ratio:.2f} (parse alone {fmt(micro.get('parse_ns'))} ns)",
                 "≥ 0.8", ratio >= 0.8)
         sign_per_s = micro.get("sign_per_s")
         if sign_per_s and sign:
             row("signing: TokenSigner.sign (claims JSON, base64url, RS256), one thread ÷ `openssl speed rsa2048` sign/s",
-                f"{fmt(sign_per_s)} /s ÷ {fmt(sign)} sign/s = {sign_per_s / sign:.2f} "
+                f"{fmt(sign_per_s)} /s ÷ {fmt(sign)} sign/s{sign_pair} = {sign_per_s / sign:.2f} "
                 f"(the bare swift-crypto signature {fmt(micro.get('rsa_sign_per_s'))} /s)")
         row("SenML decode + resolve, 100-record pack, one thread",
             f"{fmt(micro.get('senml_pack100_ns') / 1000 if micro.get('senml_pack100_ns') else None, 1)} µs/pack "
@@ -260,7 +283,7 @@ def main():
         f"- PostgreSQL 15 (shared cluster, database fleetgate_bench), the services "
         f"({values.get('ports', '?')}) and the load generator share the machine; loopback only; "
         f"{values.get('openssl_version', 'openssl')} `speed -seconds {values.get('openssl_seconds', '?')} rsa2048`: "
-        f"{fmt(num(values.get('openssl_sign_per_s')))} sign/s, {fmt(num(values.get('openssl_verify_per_s')))} verify/s\n"
+        f"{openssl_runs(values)}\n"
         f"- ingest driven with wrk and bench/telemetry.lua: {mint.get('minted', '?')} devices' access tokens, "
         f"pre-generated deflated SenML bodies, 64 keep-alive connections, "
         f"telemetry truncated before each run, committed rows counted with count(*) after it\n"
