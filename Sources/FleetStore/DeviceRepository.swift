@@ -48,20 +48,26 @@ public struct EnrollmentRequest: Sendable {
 public struct DeviceRepository: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// Longest a registry call waits for a database connection before it is answered 503.
+    let leaseTimeout: Duration
     let exchanges: NaturalBatcher<PendingExchange, RefreshExchange>
     /// Bounds every refresh-token exchange: a statement whose backend was killed can wait forever
     /// in postgres-nio, and the token requests of its batch with it. Its `run()` must be running
     /// (provisioning runs it as a service) for `exchangeTimeout` to be enforced.
     public let watchdog: TransactionWatchdog
 
-    public init(client: PostgresClient, logger: Logger, exchangeTimeout: Duration = .seconds(30)) {
+    public init(
+        client: PostgresClient, logger: Logger, exchangeTimeout: Duration = .seconds(30),
+        leaseTimeout: Duration = .seconds(5)
+    ) {
         self.client = client
         self.logger = logger
+        self.leaseTimeout = leaseTimeout
         // A tenth of the timeout, at most a second, as for the ingest writer.
         let watchdog = TransactionWatchdog(interval: min(exchangeTimeout / 10, .seconds(1)))
         self.watchdog = watchdog
         self.exchanges = Self.exchangeBatcher(
-            client: client, watchdog: watchdog, timeout: exchangeTimeout, logger: logger)
+            client: client, watchdog: watchdog, timeout: exchangeTimeout, leaseTimeout: leaseTimeout, logger: logger)
     }
 
     static let columns = "id, fleet, labels::text, status, revoked_before, created_at, last_seen_at"
@@ -85,7 +91,7 @@ public struct DeviceRepository: Sendable {
         let labels = requests.map(\.labelsJSON)
         let hashes = requests.map { ByteBuffer(bytes: $0.refreshTokenHash) }
         let cutoff = Int64(now.timeIntervalSince1970.rounded(.down)) + 1
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
             var created = Set<String>()
             // An id of a deleted device starts past the old device's cut-off (and past now), so no
             // token the old device held can pass, even one minted within this same second.
@@ -128,12 +134,14 @@ public struct DeviceRepository: Sendable {
     }
 
     public func find(id: String) async throws -> DeviceRecord? {
-        let rows = try await client.query(
-            PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM devices WHERE id = $1", binds: Self.binds(id)),
-            logger: logger
-        )
-        for try await row in rows { return try Self.decode(row) }
-        return nil
+        try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
+            let rows = try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM devices WHERE id = $1", binds: Self.binds(id)),
+                logger: logger
+            )
+            for try await row in rows { return try Self.decode(row) }
+            return nil
+        }
     }
 
     /// Keyset pagination by id, optionally within one fleet.
@@ -142,25 +150,27 @@ public struct DeviceRepository: Sendable {
         binds.append(fleet)
         binds.append(after ?? "")
         binds.append(limit)
-        let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT \(Self.columns) FROM devices
-                    WHERE ($1::text IS NULL OR fleet = $1) AND id > $2 ORDER BY id LIMIT $3
-                    """,
-                binds: binds
-            ),
-            logger: logger
-        )
-        var devices: [DeviceRecord] = []
-        for try await row in rows { devices.append(try Self.decode(row)) }
-        return devices
+        return try await client.withConnection(leaseTimeout: leaseTimeout) { [binds] connection in
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT \(Self.columns) FROM devices
+                        WHERE ($1::text IS NULL OR fleet = $1) AND id > $2 ORDER BY id LIMIT $3
+                        """,
+                    binds: binds
+                ),
+                logger: logger
+            )
+            var devices: [DeviceRecord] = []
+            for try await row in rows { devices.append(try Self.decode(row)) }
+            return devices
+        }
     }
 
     /// Revokes the device and all its refresh tokens and tells every ingest node. False when unknown.
     public func revoke(id: String, now: Date) async throws -> Bool {
         let now = Int64(now.timeIntervalSince1970.rounded(.down)) + 1
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
             // Past now and past the previous cut-off: tokens are dated no earlier than the cut-off
             // (TokenIssuer), so a second revocation within one second must still move it forward.
             let rows = try await connection.query(
@@ -183,7 +193,7 @@ public struct DeviceRepository: Sendable {
     /// Replaces the device's refresh tokens with a new one and re-activates it. Tokens issued before
     /// an earlier revocation stay refused (the cut-off is kept). False when unknown.
     public func reissue(id: String, refreshTokenHash: [UInt8], now: Date) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
             let rows = try await connection.query(
                 "UPDATE devices SET status = 'active' WHERE id = \(id) RETURNING revoked_before", logger: logger
             )
@@ -203,7 +213,7 @@ public struct DeviceRepository: Sendable {
 
     /// Deletes the device and its credentials (and its telemetry with `purge`). False when unknown.
     public func delete(id: String, purge: Bool, now: Date) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
             let rows = try await connection.query(
                 "DELETE FROM devices WHERE id = \(id) RETURNING revoked_before", logger: logger
             )
@@ -246,14 +256,15 @@ public struct DeviceRepository: Sendable {
     /// Batches concurrent exchanges: a token request costs a share of one round trip, not one
     /// (BENCHMARKS.md, token issuance). Four lanes keep PostgreSQL busy while a batch commits.
     static func exchangeBatcher(
-        client: PostgresClient, watchdog: TransactionWatchdog, timeout: Duration, logger: Logger
+        client: PostgresClient, watchdog: TransactionWatchdog, timeout: Duration, leaseTimeout: Duration,
+        logger: Logger
     ) -> NaturalBatcher<PendingExchange, RefreshExchange> {
         NaturalBatcher(lanes: 4, maxBatch: 128) { take in
             do {
                 return try await TransactionDeadline<[RefreshExchange]>.run(
                     timeout, watchdog: watchdog, logger: logger
                 ) { deadline in
-                    try await client.withConnection { connection in
+                    try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
                         try deadline.attach(connection)
                         return try await exchangeAll(take, on: connection, logger: logger)
                     }

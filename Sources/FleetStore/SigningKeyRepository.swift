@@ -10,11 +10,16 @@ public struct SigningKeyRepository: Sendable {
     let client: PostgresClient
     let encryption: KeyEncryption
     let logger: Logger
+    /// Longest a call waits for a database connection before it is answered 503.
+    let leaseTimeout: Duration
 
-    public init(client: PostgresClient, encryption: KeyEncryption, logger: Logger) {
+    public init(
+        client: PostgresClient, encryption: KeyEncryption, logger: Logger, leaseTimeout: Duration = .seconds(5)
+    ) {
         self.client = client
         self.encryption = encryption
         self.logger = logger
+        self.leaseTimeout = leaseTimeout
     }
 
     /// The current signing key; creates one when the ring is empty. Replicas racing here agree:
@@ -27,10 +32,13 @@ public struct SigningKeyRepository: Sendable {
     }
 
     func loadCurrent() async throws -> SigningKey? {
-        let rows = try await client.query(
-            "SELECT kid, private_sealed FROM signing_keys WHERE retired_at IS NULL", logger: logger
-        )
-        for try await (kid, sealed) in rows.decode((String, ByteBuffer).self) {
+        let rows = try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
+            try await connection.query(
+                "SELECT kid, private_sealed FROM signing_keys WHERE retired_at IS NULL", logger: logger
+            ).collect()
+        }
+        for row in rows {
+            let (kid, sealed) = try row.decode((String, ByteBuffer).self)
             let der: Data
             do {
                 der = try encryption.open(Data(sealed.readableBytesView), kid: kid)
@@ -48,14 +56,16 @@ public struct SigningKeyRepository: Sendable {
     /// Stores the first key of an empty ring; inserts nothing when another replica's first key won.
     func insertFirst(_ key: SigningKey, now: Date) async throws {
         let row = try KeyRow(key, encryption: encryption)
-        try await client.query(
-            """
-            INSERT INTO signing_keys (kid, private_sealed, public_n, public_e, created_at)
-            VALUES (\(key.kid), \(row.sealed), \(row.n), \(row.e), \(now))
-            ON CONFLICT DO NOTHING
-            """,
-            logger: logger
-        )
+        try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
+            try await connection.query(
+                """
+                INSERT INTO signing_keys (kid, private_sealed, public_n, public_e, created_at)
+                VALUES (\(key.kid), \(row.sealed), \(row.n), \(row.e), \(now))
+                ON CONFLICT DO NOTHING
+                """,
+                logger: logger
+            )
+        }
     }
 
     /// Makes `key` current in one transaction; the previous key is retired and stays published for
@@ -69,7 +79,7 @@ public struct SigningKeyRepository: Sendable {
         let row = try KeyRow(key, encryption: encryption)
         let publishUntil = now.addingTimeInterval(TimeInterval(seconds))
         do {
-            try await client.withTransaction(logger: logger) { connection in
+            try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
                 try await connection.query(
                     "UPDATE signing_keys SET retired_at = \(now), publish_until = \(publishUntil) WHERE retired_at IS NULL",
                     logger: logger
@@ -103,18 +113,20 @@ public struct SigningKeyRepository: Sendable {
 
     /// Every key whose tokens may still be live: the current one and retired ones still published.
     public func publishedKeys(now: Date) async throws -> JWKSDocument {
-        let rows = try await client.query(
-            """
-            SELECT kid, public_n, public_e FROM signing_keys
-            WHERE retired_at IS NULL OR publish_until > \(now) ORDER BY created_at DESC
-            """,
-            logger: logger
-        )
-        var keys: [PublicJWK] = []
-        for try await (kid, n, e) in rows.decode((String, String, String).self) {
-            keys.append(PublicJWK(kid: kid, n: n, e: e))
+        try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT kid, public_n, public_e FROM signing_keys
+                WHERE retired_at IS NULL OR publish_until > \(now) ORDER BY created_at DESC
+                """,
+                logger: logger
+            )
+            var keys: [PublicJWK] = []
+            for try await (kid, n, e) in rows.decode((String, String, String).self) {
+                keys.append(PublicJWK(kid: kid, n: n, e: e))
+            }
+            return JWKSDocument(keys: keys)
         }
-        return JWKSDocument(keys: keys)
     }
 }
 

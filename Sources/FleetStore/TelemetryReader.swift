@@ -16,10 +16,13 @@ public struct StoredRecord: Sendable, Equatable {
 public struct TelemetryReader: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// Longest a read waits for a database connection before it is answered 503.
+    let leaseTimeout: Duration
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, leaseTimeout: Duration = .seconds(5)) {
         self.client = client
         self.logger = logger
+        self.leaseTimeout = leaseTimeout
     }
 
     static let columns =
@@ -64,15 +67,17 @@ public struct TelemetryReader: Sendable {
     }
 
     private func fetch(_ query: PostgresQuery) async throws -> [StoredRecord] {
-        let rows = try await client.query(query, logger: logger)
-        var records: [StoredRecord] = []
-        for try await (name, unit, time, v, vs, vb, vd, s) in rows.decode(
-            (String, String?, Double, Double?, String?, Bool?, String?, Double?).self
-        ) {
-            let value: ResolvedRecord.Value? =
-                v.map { .number($0) } ?? vs.map { .string($0) } ?? vb.map { .bool($0) } ?? vd.map { .data($0) }
-            records.append(StoredRecord(name: name, unit: unit, time: time, value: value, sum: s))
+        try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
+            let rows = try await connection.query(query, logger: logger)
+            var records: [StoredRecord] = []
+            for try await (name, unit, time, v, vs, vb, vd, s) in rows.decode(
+                (String, String?, Double, Double?, String?, Bool?, String?, Double?).self
+            ) {
+                let value: ResolvedRecord.Value? =
+                    v.map { .number($0) } ?? vs.map { .string($0) } ?? vb.map { .bool($0) } ?? vd.map { .data($0) }
+                records.append(StoredRecord(name: name, unit: unit, time: time, value: value, sum: s))
+            }
+            return records
         }
-        return records
     }
 }

@@ -31,18 +31,21 @@ public func buildProvisioningApplication(
         backgroundLogger: logger
     )
     let encryption = try KeyEncryption(base64: configuration.keyEncryptionKey)
+    let leaseTimeout = Duration.seconds(configuration.databaseLeaseTimeoutSeconds)
     let keyRing = KeyRing(
-        repository: SigningKeyRepository(client: client, encryption: encryption, logger: logger), clock: clock,
+        repository: SigningKeyRepository(
+            client: client, encryption: encryption, logger: logger, leaseTimeout: leaseTimeout),
+        clock: clock,
         logger: logger)
     let metrics = ProvisioningMetrics(factory: PrometheusMetricsFactory.fleetgate(registry: registry))
     let verifier = TokenVerifier(
         rules: VerificationRules(issuer: configuration.issuer, audience: TokenNames.adminAudience))
-    let devices = DeviceRepository(client: client, logger: logger)
+    let devices = DeviceRepository(client: client, logger: logger, leaseTimeout: leaseTimeout)
     let routes = ProvisioningRoutes(
         configuration: configuration,
-        operators: PostgresOperatorRepository(client: client, logger: logger),
+        operators: PostgresOperatorRepository(client: client, logger: logger, leaseTimeout: leaseTimeout),
         devices: devices,
-        telemetry: TelemetryReader(client: client, logger: logger),
+        telemetry: TelemetryReader(client: client, logger: logger, leaseTimeout: leaseTimeout),
         keyRing: keyRing,
         issuer: TokenIssuer(
             keyRing: keyRing, issuer: configuration.issuer, deviceLifetime: configuration.deviceTokenLifetime,

@@ -13,6 +13,8 @@ public struct ProvisioningConfiguration: Sendable {
     public var idleTimeoutSeconds = 75
     public var databaseURL = "postgres://fleetgate@127.0.0.1:54329/fleetgate?sslmode=disable"
     public var databaseMaxConnections = 10
+    /// Longest a request waits for a free database connection before it is answered 503.
+    public var databaseLeaseTimeoutSeconds = 5
     /// base64 of 32 bytes; seals private signing keys (AES-256-GCM).
     public var keyEncryptionKey = ""
     public var issuer = "fleetgate"
@@ -44,6 +46,8 @@ public struct ProvisioningConfiguration: Sendable {
         c.databaseURL = settings.string("database.url", default: c.databaseURL, secret: true)
         c.databaseMaxConnections = try settings.int(
             "database.maxConnections", default: c.databaseMaxConnections, range: 2...500)
+        c.databaseLeaseTimeoutSeconds = try settings.int(
+            "database.leaseTimeoutSeconds", default: c.databaseLeaseTimeoutSeconds, range: 1...300)
         if let key = settings.optionalString("keys.encryptionKey", secret: true) {
             c.keyEncryptionKey = key
         } else if let file = settings.optionalString("keys.encryptionKeyFile") {

@@ -1,3 +1,4 @@
+import FleetAuth
 import FleetStore
 import FleetTestSupport
 import Foundation
@@ -54,6 +55,40 @@ struct DatabaseOutageTests {
             try await TestDatabase.execute(TestDatabase.serverURL, "ALTER DATABASE \(name) RESET lock_timeout")
             #expect(try await h.scalar("SELECT count(*)::int8 FROM devices") == 0)
             #expect(try await h.call(.get, "/v1/devices", token: token).status == .ok)
+        }
+    }
+
+    @Test("with no connection to be had, requests are answered 503 within database.leaseTimeoutSeconds")
+    func leaseTimeoutWhileUnreachable() async throws {
+        try await ProvisioningHarness.run(configure: { $0.databaseLeaseTimeoutSeconds = 1 }) { h in
+            let token = try await h.login()
+            try await block(h.databaseURL, true)
+            do {
+                // The pool would keep these waiting until its circuit breaker trips (68 s here for
+                // the first request after the outage began).
+                for (method, path, body) in [
+                    (HTTPRequest.Method.get, "/v1/devices", nil), (.post, "/v1/devices", ["id": "away-1"]),
+                    (.get, "/v1/devices/away-1", nil),
+                ] as [(HTTPRequest.Method, String, [String: String]?)] {
+                    let started = ContinuousClock.now
+                    let answer = try await h.call(method, path, token: token, json: body)
+                    #expect(answer.status == .serviceUnavailable, "\(method) \(path)")
+                    #expect(ProvisioningHarness.code(answer) == "overloaded", "\(method) \(path)")
+                    #expect(answer.headers[.retryAfter] == "1")
+                    #expect(ContinuousClock.now - started < .seconds(10), "\(method) \(path)")
+                }
+                let started = ContinuousClock.now
+                let refresh = try await h.call(
+                    .post, "/v1/token",
+                    json: ["grant_type": "refresh_token", "refresh_token": RefreshToken.generate()])
+                #expect(refresh.status == .serviceUnavailable)
+                #expect(ContinuousClock.now - started < .seconds(10))
+            } catch {
+                try await block(h.databaseURL, false)
+                throw error
+            }
+            try await block(h.databaseURL, false)
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM devices") == 0)
         }
     }
 
