@@ -17,7 +17,8 @@ public enum DatabaseUnavailable {
         // The pool throws its own error, not a PSQLError, once it has failed to connect for a while.
         let transient =
             (error as? PSQLError).map(isTransient)
-            ?? (error is DatabaseLeaseTimeout || error as? ConnectionPoolError == .connectionCreationCircuitBreakerTripped)
+            ?? (error is DatabaseLeaseTimeout
+                || error as? ConnectionPoolError == .connectionCreationCircuitBreakerTripped)
         guard transient else { return nil }
         return FleetError(.overloaded, "database unavailable; nothing was changed, try again", retryAfter: 1)
     }
