@@ -88,7 +88,9 @@ public enum Base64URL {
                 read += 4
                 written += 3
             }
-            // Two or three characters left make one or two bytes; their leftover bits are ignored.
+            // Two or three characters left make one or two bytes. Their leftover bits must be zero
+            // (RFC 4648 §3.5, canonical encoding): otherwise one token would have 4 or 16 spellings
+            // with the same signature bytes, each a separate verified-token cache entry.
             var bits: UInt32 = 0
             let left = text.count - read
             for offset in 0..<left {
@@ -96,6 +98,7 @@ public enum Base64URL {
                 guard value & 0x80 == 0 else { return nil }
                 bits = bits << 6 | UInt32(value)
             }
+            guard left == 0 || bits & (left == 2 ? 0xF : 0x3) == 0 else { return nil }
             if left >= 2 {
                 bits <<= UInt32(6 * (4 - left))
                 output[written] = UInt8(truncatingIfNeeded: bits >> 16)
