@@ -125,6 +125,28 @@ struct Base64URLTests {
         #expect(Base64URL.decode("-_-_") == [0xFB, 0xFF, 0xBF])
     }
 
+    @Test("refuses a tail whose unused bits are set: one byte string, one spelling (RFC 4648 §3.5)")
+    func canonicalTail() {
+        // "YQ" is "a"; "YR" … "Yf" carry the same byte with some of the 4 spare bits set.
+        #expect(Base64URL.decode("YQ") == [0x61])
+        for spelling in ["YR", "YS", "YT", "YU", "Yf"] { #expect(Base64URL.decode(spelling) == nil, "\(spelling)") }
+        // "YWI" is "ab"; "YWJ" sets one of its 2 spare bits.
+        #expect(Base64URL.decode("YWI") == [0x61, 0x62])
+        #expect(Base64URL.decode("YWJ") == nil)
+        // A 256-byte signature ends in a 4-bit tail: its 15 other spellings are all refused.
+        let signature = (0..<256).map { UInt8(($0 * 89 + 3) % 256) }
+        let text = Array(Base64URL.encode(signature).utf8)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        let last = alphabet.firstIndex(of: text[text.count - 1])!
+        var accepted = 0
+        for spare in 0..<16 {
+            var variant = text
+            variant[variant.count - 1] = alphabet[(last & ~0xF) | spare]
+            if Base64URL.decode(String(decoding: variant, as: UTF8.self)) != nil { accepted += 1 }
+        }
+        #expect(accepted == 1)
+    }
+
     @Test("refuses a character outside the alphabet at any position of any length")
     func badCharacterAnywhere() {
         // The decoder reads four characters at a time, then a tail of two or three: every length
@@ -165,7 +187,7 @@ struct FleetErrorTests {
 
 @Suite("base64url decoder against Foundation")
 struct Base64URLReferenceTests {
-    @Test("decodes every random well-formed input exactly as Foundation does")
+    @Test("decodes every random well-formed input as Foundation does, refusing non-canonical tails")
     func differential() {
         var generator = SplitMix64(seed: 9)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -174,7 +196,11 @@ struct Base64URLReferenceTests {
             let text = String((0..<length).map { _ in alphabet[Int.random(in: 0..<64, using: &generator)] })
             var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
             while standard.count % 4 != 0 { standard += "=" }
-            let reference = Data(base64Encoded: standard).map { [UInt8]($0) }
+            // Foundation ignores set spare bits in the tail; the strict decoder accepts only the
+            // canonical spelling, the one that encodes back to the same text.
+            let reference = Data(base64Encoded: standard).map { [UInt8]($0) }.flatMap {
+                Base64URL.encode($0) == text ? $0 : nil
+            }
             #expect(Base64URL.decode(text) == reference, "\(text)")
         }
     }
