@@ -89,7 +89,11 @@ struct CreateOperator: AsyncParsableCommand {
         } else {
             throw ValidationError("no password: set FLEETGATE_OPERATOR_PASSWORD or write it on stdin")
         }
-        guard (12...72).contains(password.utf8.count) else { throw ValidationError("password must be 12–72 bytes") }
+        do {
+            try OperatorRules.validate(username: username, password: password)
+        } catch {
+            throw ValidationError(error.detail)
+        }
         let hash = Bcrypt.hash(password, cost: UInt8(configuration.bcryptCost))
         let username = username
         let created = try await withDatabase(url: configuration.databaseURL, logger: logger) { client in

@@ -71,3 +71,28 @@ struct LoginThrottleTests {
         }
     }
 }
+
+@Suite("Login throttle under a username spray")
+struct LoginThrottleSprayTests {
+    let start = Date(timeIntervalSince1970: 1_700_000_000)
+
+    @Test("new usernames past the bound prune idle records, never a lock-out still in force")
+    func sprayKeepsLockout() {
+        let throttle = LoginThrottle(maxFailures: 2, window: 60, bound: 10)
+        for _ in 0..<2 {
+            try? throttle.reserve("admin", now: start)
+            throttle.failed("admin", now: start)
+        }
+        #expect(throws: FleetError.self) { try throttle.reserve("admin", now: start) }
+        // A spray of one wrong guess per name: none of them locked out.
+        for index in 0..<1_000 {
+            let name = "spray-\(index)"
+            try? throttle.reserve(name, now: start.addingTimeInterval(1))
+            throttle.failed(name, now: start.addingTimeInterval(1))
+        }
+        #expect(throttle.trackedUsernames <= 20)
+        #expect(throws: FleetError.self) { try throttle.reserve("admin", now: start.addingTimeInterval(2)) }
+        // Once its window has passed, the lock-out goes like any other record.
+        #expect((try? throttle.reserve("admin", now: start.addingTimeInterval(61))) != nil)
+    }
+}

@@ -82,6 +82,19 @@ struct OperatorLoginTests {
         }
     }
 
+    @Test("a username no account can have (over 256 bytes) is invalid_credentials and never throttled")
+    func hugeUsername() async throws {
+        try await ProvisioningHarness.run { h in
+            let huge = String(repeating: "a", count: 60_000)
+            for _ in 0..<8 {  // more than login.maxFailures: no record is kept, so no 429
+                let response = try await h.call(
+                    .post, "/v1/login", json: ["username": huge, "password": "wrong-password-here"])
+                #expect(response.status == .unauthorized)
+                #expect(ProvisioningHarness.code(response) == "invalid_credentials")
+            }
+        }
+    }
+
     @Test("parallel wrong-password logins for one username: login.maxFailures reach bcrypt, the rest are 429")
     func parallelGuesses() async throws {
         try await ProvisioningHarness.run(configure: {
