@@ -27,8 +27,11 @@ public final class KeyRing: Sendable {
     /// At most one forced reload per second, so tokens with made-up kids cannot drive database load.
     static let forcedReloadInterval: TimeInterval = 1
 
+    /// How often a replica re-reads the ring, so a rotation made by another replica reaches it.
+    static let defaultRefreshInterval: TimeInterval = 10
+
     init(
-        repository: SigningKeyRepository, clock: any WallClock, refreshInterval: TimeInterval = 10,
+        repository: SigningKeyRepository, clock: any WallClock, refreshInterval: TimeInterval = defaultRefreshInterval,
         logger: Logger = Logger(label: "fleetgate.provisioning")
     ) {
         self.repository = repository

@@ -32,9 +32,12 @@ public struct ProvisioningConfiguration: Sendable {
 
     public init() {}
 
-    /// A retired signing key stays published this long: every token it signed has expired by then
-    /// (the longer lifetime, plus 60 s for clock skew between nodes).
-    public var retiredKeyPublishSeconds: Int { max(deviceTokenLifetime, operatorTokenLifetime) + 60 }
+    /// A retired signing key stays published this long: every token it signed has expired by then.
+    /// That is the longer lifetime, plus 60 s for clock skew between nodes, plus 15 s because another
+    /// replica's key ring may sign with the retired key until its next re-read (every 10 s).
+    public var retiredKeyPublishSeconds: Int {
+        max(deviceTokenLifetime, operatorTokenLifetime) + 60 + Int(KeyRing.defaultRefreshInterval) + 5
+    }
 
     /// Reads every setting; see the README's configuration table.
     public static func load(_ settings: SettingsReader) throws -> ProvisioningConfiguration {

@@ -64,8 +64,9 @@ struct KeyRotationTests {
             #expect(try await h.call(.get, "/v1/devices", token: before).status == .ok)
             #expect(try await h.scalar("SELECT count(*)::int8 FROM signing_keys WHERE retired_at IS NULL") == 1)
 
-            // Still published just before the window closes (longest lifetime 3600 s + 60 s leeway)...
-            h.clock.advance(by: 3600 + 50)
+            // Still published just before the window closes (longest lifetime 3600 s + 60 s leeway
+            // + 15 s for other replicas' key rings)...
+            h.clock.advance(by: 3600 + 65)
             #expect(Set(try await h.jwks().keys.map(\.kid)) == [oldKid, newKid])
             // ...and gone after it (beyond the key ring's 10 s cache too).
             h.clock.advance(by: 11 + 10)

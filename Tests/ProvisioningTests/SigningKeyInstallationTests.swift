@@ -112,7 +112,7 @@ struct SigningKeyInstallationTests {
         }
     }
 
-    @Test("rotate-keys makes a generated key current; the old one stays published for the longer lifetime + 60 s")
+    @Test("rotate-keys makes a generated key current; the old one stays published for the longer lifetime + 75 s")
     func rotateKeys() async throws {
         try await ProvisioningHarness.run { h in
             let before = try await h.login()
@@ -129,8 +129,8 @@ struct SigningKeyInstallationTests {
             #expect(try Self.adminVerifier.verify(before, keys: PublicKeySet(jwks), now: now).sub == "admin")
             #expect(try await h.call(.get, "/v1/devices", token: before).status == .ok)
 
-            // Device tokens live 3600 s: the old key leaves the JWKS 3660 s after the rotation.
-            h.clock.advance(by: 3660 - 11 - 5)
+            // Device tokens live 3600 s: the old key leaves the JWKS 3675 s after the rotation.
+            h.clock.advance(by: 3675 - 11 - 5)
             #expect(Set(try await h.jwks().keys.map(\.kid)) == [oldKid, key.kid])
             h.clock.advance(by: 5 + 11)
             #expect(try await h.jwks().keys.map(\.kid) == [key.kid])
