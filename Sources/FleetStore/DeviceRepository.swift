@@ -173,9 +173,16 @@ public struct DeviceRepository: Sendable {
         return try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
             // Past now and past the previous cut-off: tokens are dated no earlier than the cut-off
             // (TokenIssuer), so a second revocation within one second must still move it forward.
+            // "Now" is also the database's clock once the row is locked: the lock waits for the
+            // device's exchanges in flight (migration 0007), possibly seconds past the request's
+            // `now`, and the tokens those mint after committing must fall before the cut-off. The
+            // lock is taken by a statement of its own: an UPDATE that waits computes its new row,
+            // clock_timestamp() included, before the wait.
+            try await connection.query("SELECT 1 FROM devices WHERE id = \(id) FOR UPDATE", logger: logger)
             let rows = try await connection.query(
                 """
-                UPDATE devices SET status = 'revoked', revoked_before = GREATEST(\(now), revoked_before + 1)
+                UPDATE devices SET status = 'revoked', revoked_before = GREATEST(
+                    \(now), floor(extract(epoch FROM clock_timestamp()))::int8 + 1, revoked_before + 1)
                 WHERE id = \(id) RETURNING revoked_before
                 """,
                 logger: logger
@@ -221,9 +228,11 @@ public struct DeviceRepository: Sendable {
             for try await value in rows.decode(Int64.self) { previous = value }
             guard let previous else { return false }
             let cutoff = max(Int64(now.timeIntervalSince1970.rounded(.down)) + 1, previous + 1)
+            // As for a revoke, past the database's clock too (the DELETE waited for exchanges in flight).
             try await connection.query(
                 """
-                INSERT INTO device_tombstones (id, deleted_at, revoked_before) VALUES (\(id), \(now), \(cutoff))
+                INSERT INTO device_tombstones (id, deleted_at, revoked_before)
+                VALUES (\(id), \(now), GREATEST(\(cutoff), floor(extract(epoch FROM clock_timestamp()))::int8 + 1))
                 ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at, revoked_before = excluded.revoked_before
                 """,
                 logger: logger

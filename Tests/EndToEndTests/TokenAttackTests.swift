@@ -407,7 +407,20 @@ struct TokenAttackTests {
             bearer(parts[0] + "." + parts[1] + "." + Base64URL.encode([UInt8](repeating: 0, count: 256))),
             "token_bad_signature")
         add("signature one byte", bearer(parts[0] + "." + parts[1] + ".AA"), "token_bad_signature")
-        add("truncated by 4 characters", bearer(String(valid.dropLast(4))), "token_bad_signature")
+        let signatureBytes = try #require(Base64URL.decode(parts[2]))
+        add(
+            "signature truncated by 3 bytes",
+            bearer(parts[0] + "." + parts[1] + "." + Base64URL.encode(signatureBytes.dropLast(3))),
+            "token_bad_signature")
+        // The same signature bytes spelled with the spare bits of the last character set: base64url
+        // has one spelling per byte string, and another would be another verified-token cache key.
+        var respelled = Array(parts[2].utf8)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        let last = try #require(alphabet.firstIndex(of: respelled[respelled.count - 1]))
+        respelled[respelled.count - 1] = alphabet[last ^ 1]
+        add(
+            "signature respelled (a spare bit set)",
+            bearer(parts[0] + "." + parts[1] + "." + String(decoding: respelled, as: UTF8.self)), "token_malformed")
         add("truncated by 1 character (impossible base64 length)", bearer(String(valid.dropLast(1))), "token_malformed")
         add(
             "truncated inside the claims", bearer(parts[0] + "." + parts[1].prefix(parts[1].count / 2)),

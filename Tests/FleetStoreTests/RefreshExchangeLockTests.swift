@@ -16,7 +16,8 @@ struct RefreshExchangeLockTests {
     /// Runs `during` while an exchange of `presented` (to a new successor) is uncommitted on another
     /// connection, then commits it and waits for `during`'s result.
     func withExchangeInFlight<T: Sendable>(
-        url: String, presented: String, during: @escaping @Sendable () async throws -> T
+        url: String, presented: String, hold: Duration = .milliseconds(700),
+        during: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         try await withDatabase(url: url, logger: logger) { client in
             try await client.withConnection { connection in
@@ -30,7 +31,7 @@ struct RefreshExchangeLockTests {
                 #expect(outcome == "rotated")
                 let work = Task { try await during() }
                 // Long enough for `during` to reach PostgreSQL and, with the locking, wait there.
-                try await Task.sleep(for: .milliseconds(700))
+                try await Task.sleep(for: hold)
                 try await connection.query("COMMIT", logger: logger)
                 return try await work.value
             }
@@ -50,6 +51,20 @@ struct RefreshExchangeLockTests {
             }
             #expect(revoked)
             #expect(try await liveTokens(url, device: "x-0") == 0)
+        }
+    }
+
+    @Test("a revoke that waited for an exchange puts the cut-off past the database's clock, not the request's")
+    func cutoffAfterWaiting() async throws {
+        try await RefreshExchangeTests.run(devices: 1) { repository, tokens, url in
+            let asked = Date()
+            _ = try await withExchangeInFlight(url: url, presented: tokens[0], hold: .milliseconds(1600)) {
+                try await repository.revoke(id: "x-0", now: asked)
+            }
+            // The exchange's access token is dated when it committed, after `asked` + 1.6 s: the
+            // cut-off must be later than that second, or the token would pass once re-activated.
+            let cutoff = try await TestDatabase.scalar(url, "SELECT revoked_before FROM devices WHERE id = 'x-0'")
+            #expect(cutoff >= Int(asked.timeIntervalSince1970.rounded(.down)) + 2)
         }
     }
 
