@@ -27,6 +27,10 @@ public final class RevocationView: Sendable {
         /// Reloads under way: the start-up one, the periodic one and the one after a reconnect can overlap.
         var reloadsReading = 0
         var nextSequence: UInt64 = 0
+        /// Reloads in the order they began; the one installed last. An older read finishing after
+        /// a newer one is dropped.
+        var nextReload: UInt64 = 0
+        var installedReload: UInt64?
         /// The newest change per device since the oldest reload under way began; empty when none is.
         var changesWhileReading: [String: Change] = [:]
     }
@@ -47,11 +51,14 @@ public final class RevocationView: Sendable {
 
     /// Replaces the whole view with what `read` returns, then re-applies every change applied
     /// after `read` began: those may be newer than what it read, and undoing one would let a
-    /// just-revoked device back in until the next reload.
+    /// just-revoked device back in until the next reload. A read that began before the one
+    /// installed last is dropped: the periodic reload can overlap the one after a reconnect, and
+    /// with the listening connection down, a revocation it missed had no notification to re-apply.
     public func reload(_ read: () async throws -> [String: Entry]) async rethrows {
-        let start = state.withLock { state in
+        let (start, order) = state.withLock { state in
             state.reloadsReading += 1
-            return state.nextSequence
+            defer { state.nextReload += 1 }
+            return (state.nextSequence, state.nextReload)
         }
         let entries: [String: Entry]
         do {
@@ -61,6 +68,11 @@ public final class RevocationView: Sendable {
             throw error
         }
         state.withLock { state in
+            if let installed = state.installedReload, installed > order {
+                Self.endReading(&state)
+                return
+            }
+            state.installedReload = order
             state.entries = entries
             // A change is a device's whole state as of its commit and changes arrive in commit
             // order, so the newest one wins. One older than the read is re-applied too (it cannot

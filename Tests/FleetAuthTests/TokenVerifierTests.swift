@@ -275,6 +275,20 @@ struct RevocationViewTests {
         #expect(view.count == 0)
     }
 
+    @Test("a reload that began earlier and finishes later does not replace a newer one")
+    func olderReloadFinishingLast() async {
+        let view = RevocationView()
+        await view.reload {
+            // Began later, read the revocation (no notification came: the listener was down),
+            // and finished first.
+            await view.reload { ["d": .init(disabled: true, cutoff: 0)] }
+            return [:]  // this older read had not seen it
+        }
+        #expect(view.isRevoked(device: "d", issuedAt: 0))
+        await view.reload { [:] }
+        #expect(view.count == 0)
+    }
+
     @Test("a reload whose read fails changes nothing and leaves no change pending")
     func failedReload() async {
         struct ReadFailed: Error {}
