@@ -84,5 +84,11 @@ public final class VerifiedTokenCache: Sendable {
         }
     }
 
+    /// Forgets every entry: a key left the JWKS, and the tokens it signed must be verified again
+    /// (and fail). Rare, so nothing is kept per key to drop only its entries.
+    public func removeAll() {
+        entries.withLock { $0.removeAll() }
+    }
+
     public var count: Int { entries.withLock { $0.count } }
 }

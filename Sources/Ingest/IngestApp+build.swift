@@ -32,11 +32,13 @@ public func buildIngestApplication(
             configuration.databaseURL, maxConnections: configuration.databaseMaxConnections),
         backgroundLogger: logger
     )
+    let tokenCache = VerifiedTokenCache(capacity: configuration.tokenCacheEntries)
     let jwks = JWKSSource(
         url: configuration.jwksURL, file: configuration.jwksFile,
         refreshInterval: .seconds(configuration.jwksRefreshSeconds),
         unknownKidInterval: .seconds(configuration.jwksUnknownKidIntervalSeconds), logger: logger,
-        onRefresh: { ok in (ok ? metrics.jwksRefreshOK : metrics.jwksRefreshFailed).increment() }
+        onRefresh: { ok in (ok ? metrics.jwksRefreshOK : metrics.jwksRefreshFailed).increment() },
+        onKeysRemoved: { _ in tokenCache.removeAll() }
     )
     let revocations = RevocationView()
     let feed = RevocationFeed(
@@ -60,7 +62,7 @@ public func buildIngestApplication(
         authenticator: DeviceAuthenticator(
             verifier: TokenVerifier(
                 rules: VerificationRules(issuer: configuration.issuer, audience: configuration.audience)),
-            cache: VerifiedTokenCache(capacity: configuration.tokenCacheEntries),
+            cache: tokenCache,
             jwks: jwks, revocations: revocations, clock: clock, metrics: metrics
         ),
         rateLimiter: DeviceRateLimiter(rate: configuration.ratePerDevice, burst: configuration.rateBurst),

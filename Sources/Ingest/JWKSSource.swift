@@ -28,12 +28,17 @@ public final class JWKSSource: Service {
     private let unknownKidInterval: Duration
     private let logger: Logger
     private let onRefresh: @Sendable (Bool) -> Void
+    private let onKeysRemoved: @Sendable (Set<String>) -> Void
     private let state: Mutex<State>
 
+    /// `onKeysRemoved` gets the kids a refresh no longer lists: tokens they signed must stop
+    /// verifying, including those the verified-token cache holds.
     public init(
         url: String?, file: String?, refreshInterval: Duration, unknownKidInterval: Duration, logger: Logger,
-        onRefresh: @escaping @Sendable (Bool) -> Void = { _ in }
+        onRefresh: @escaping @Sendable (Bool) -> Void = { _ in },
+        onKeysRemoved: @escaping @Sendable (Set<String>) -> Void = { _ in }
     ) {
+        self.onKeysRemoved = onKeysRemoved
         self.url = url
         self.file = file
         self.refreshInterval = refreshInterval
@@ -87,12 +92,19 @@ public final class JWKSSource: Service {
             }
             let keys = PublicKeySet(document)
             guard !keys.isEmpty else { throw FleetError(.internalError, "the JWKS has no RS256 signing key") }
-            let failuresEnded = state.withLock {
+            let (failuresEnded, removed) = state.withLock {
+                let removed = $0.keys.kids.subtracting(keys.kids)
                 $0.keys = keys
                 $0.loaded = true
-                return $0.schedule.succeeded(at: ContinuousClock.now)
+                return ($0.schedule.succeeded(at: ContinuousClock.now), removed)
             }
             onRefresh(true)
+            if !removed.isEmpty {
+                logger.notice(
+                    "signing keys left the JWKS; their tokens are refused from now on",
+                    metadata: ["kids": "\(removed.sorted())"])
+                onKeysRemoved(removed)
+            }
             if failuresEnded > 0 {
                 logger.info("JWKS refresh succeeded again", metadata: ["failures": "\(failuresEnded)"])
             }

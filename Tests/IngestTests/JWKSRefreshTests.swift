@@ -67,6 +67,39 @@ struct JWKSRefreshTests {
         #expect(firstOfNewStreak && !second)
     }
 
+    @Test("a key that leaves the JWKS is reported, so the tokens it signed leave the verified-token cache")
+    func keyRemoved() async throws {
+        let (old, kept) = (try SigningKey.generate(), try SigningKey.generate())
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        func publish(_ keys: [SigningKey]) throws {
+            try JSONEncoder().encode(JWKSDocument(keys: keys.map(\.publicJWK))).write(to: file)
+        }
+        let removed = Mutex<[Set<String>]>([])
+        let cache = VerifiedTokenCache(capacity: 10)
+        let source = JWKSSource(
+            url: nil, file: file.path, refreshInterval: .seconds(300), unknownKidInterval: .seconds(10),
+            logger: Logger(label: "jwks-test"),
+            onKeysRemoved: { kids in
+                removed.withLock { $0.append(kids) }
+                cache.removeAll()
+            })
+        try publish([old, kept])
+        #expect(await source.refresh())
+        let claims = AccessClaims(
+            iss: "i", sub: "d", aud: ["a"], iat: 0, nbf: 0, exp: 4_000_000_000, jti: "j", fleet: nil,
+            scope: "telemetry:write", role: nil)
+        cache.insert("a.b.c", claims: claims, now: 0)
+        try publish([kept, old])  // the same keys in another order: nothing left
+        #expect(await source.refresh())
+        #expect(removed.withLock { $0.isEmpty } && cache.count == 1)
+        try publish([kept])
+        #expect(await source.refresh())
+        #expect(removed.withLock { $0 } == [[old.kid]])
+        #expect(cache.count == 0)
+        #expect(source.keys[old.kid] == nil && source.keys[kept.kid] != nil)
+    }
+
     // A 503 from a proxy in front of provisioning fails at once. (Refused connections fail slower:
     // AsyncHTTPClient retries the connect with backoff until the fetch's 5 s timeout.)
     @Test("a JWKS URL that answers 503 is fetched twice in 3.5 s, not ten times a second")
