@@ -25,6 +25,11 @@ public func buildIngestApplication(
         logger.logLevel = configuration.logLevel
         return logger
     }()
+    if let url = configuration.jwksURL, JWKSSource.isExposed(url: url) {
+        logger.warning(
+            "jwks.url is plain http to another machine: anyone on the path could replace the keys tokens are verified with; use https",
+            metadata: ["jwks.url": "\(url)"])
+    }
     let factory = PrometheusMetricsFactory.fleetgate(registry: registry)
     let metrics = IngestMetrics(factory: factory)
     let client = PostgresClient(

@@ -48,6 +48,16 @@ public final class JWKSSource: Service {
         self.state = Mutex(State(schedule: JWKSRefreshSchedule(refreshInterval: refreshInterval)))
     }
 
+    /// Whether keys fetched from `url` could be swapped on the way: plain http to a host other
+    /// than this machine. Whoever controls the keys controls which tokens verify.
+    public static func isExposed(url: String) -> Bool {
+        guard let components = URLComponents(string: url), components.scheme?.lowercased() == "http" else {
+            return false
+        }
+        let host = (components.host ?? "").lowercased()
+        return !(host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127."))
+    }
+
     public var keys: PublicKeySet { state.withLock { $0.keys } }
     public var isLoaded: Bool { state.withLock { $0.loaded } }
 

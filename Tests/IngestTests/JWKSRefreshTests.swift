@@ -67,6 +67,19 @@ struct JWKSRefreshTests {
         #expect(firstOfNewStreak && !second)
     }
 
+    @Test("plain http to another machine is flagged (a warning at start); https and loopback are not")
+    func exposedURL() {
+        for url in ["http://10.0.0.5:8081/.well-known/jwks.json", "HTTP://provisioning.internal/jwks.json"] {
+            #expect(JWKSSource.isExposed(url: url), "\(url)")
+        }
+        for url in [
+            "https://provisioning.example/.well-known/jwks.json", "http://127.0.0.1:8081/.well-known/jwks.json",
+            "http://localhost:8081/jwks.json", "http://[::1]:8081/jwks.json",
+        ] {
+            #expect(!JWKSSource.isExposed(url: url), "\(url)")
+        }
+    }
+
     @Test("a key that leaves the JWKS is reported, so the tokens it signed leave the verified-token cache")
     func keyRemoved() async throws {
         let (old, kept) = (try SigningKey.generate(), try SigningKey.generate())
