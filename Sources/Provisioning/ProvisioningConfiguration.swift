@@ -51,9 +51,10 @@ public struct ProvisioningConfiguration: Sendable {
             "database.maxConnections", default: c.databaseMaxConnections, range: 2...500)
         c.databaseLeaseTimeoutSeconds = try settings.int(
             "database.leaseTimeoutSeconds", default: c.databaseLeaseTimeoutSeconds, range: 1...300)
+        let keyFile = settings.optionalString("keys.encryptionKeyFile")
         if let key = settings.optionalString("keys.encryptionKey", secret: true) {
             c.keyEncryptionKey = key
-        } else if let file = settings.optionalString("keys.encryptionKeyFile") {
+        } else if let file = keyFile {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
                 throw FleetError(.invalidRequest, "setting keys.encryptionKeyFile names a file that cannot be read")
             }

@@ -21,7 +21,10 @@ struct IngestCommand: AsyncParsableCommand {
 
 func loadConfiguration(_ settings: [String]) async throws -> IngestConfiguration {
     let reader = try await ConfigLoader.reader(arguments: settings, defaultFile: "config/ingest.json")
-    return try IngestConfiguration.load(SettingsReader(reader))
+    let settingsReader = SettingsReader(reader)
+    let configuration = try IngestConfiguration.load(settingsReader)
+    try settingsReader.refuseUnknownFlags(in: settings)
+    return configuration
 }
 
 func bootstrapLogging(_ level: Logger.Level) -> Logger {

@@ -25,7 +25,10 @@ struct ProvisioningCommand: AsyncParsableCommand {
 /// Reads the service configuration from flags, environment and file.
 func loadConfiguration(_ settings: [String]) async throws -> ProvisioningConfiguration {
     let reader = try await ConfigLoader.reader(arguments: settings, defaultFile: "config/provisioning.json")
-    return try ProvisioningConfiguration.load(SettingsReader(reader))
+    let settingsReader = SettingsReader(reader)
+    let configuration = try ProvisioningConfiguration.load(settingsReader)
+    try settingsReader.refuseUnknownFlags(in: settings)
+    return configuration
 }
 
 func bootstrapLogging(_ level: Logger.Level) -> Logger {

@@ -45,3 +45,40 @@ struct IngestConfigurationTests {
         #expect(refusal(["senml.maxRecords": 0]) != nil)
     }
 }
+
+@Suite("Command-line settings: a flag that names no setting is refused")
+struct UnknownFlagTests {
+    func check(_ arguments: [String]) async throws -> String? {
+        let reader = SettingsReader(
+            try await ConfigLoader.reader(
+                arguments: arguments + ["--jwks-file", "/x.json"], environment: [:], defaultFile: nil))
+        _ = try IngestConfiguration.load(reader)
+        do {
+            try reader.refuseUnknownFlags(in: arguments)
+            return nil
+        } catch {
+            return error.detail
+        }
+    }
+
+    @Test("a misspelt flag fails with a hint; the flags of the README's table pass")
+    func flags() async throws {
+        #expect(
+            try await check(["--http-prot", "9000"])
+                == "unknown setting --http-prot (did you mean --http-port?); the README's configuration table lists them"
+        )
+        #expect(try await check(["--no-such-thing", "1"])?.hasPrefix("unknown setting --no-such-thing;") == true)
+        #expect(
+            try await check([
+                "--http-port", "9000", "--http-idle-timeout-seconds", "30", "--database-max-connections", "20",
+                "--writer-connections", "4", "--rate-per-device", "0", "--log-level=debug",
+            ]) == nil)
+    }
+
+    @Test("a key's flag is its dotted camelCase name in dashes")
+    func flagNames() {
+        #expect(SettingsReader.flag(for: "http.idleTimeoutSeconds") == "--http-idle-timeout-seconds")
+        #expect(SettingsReader.flag(for: "token.cacheEntries") == "--token-cache-entries")
+        #expect(SettingsReader.flag(for: "log.level") == "--log-level")
+    }
+}
