@@ -76,6 +76,17 @@ public struct SigningKeyRepository: Sendable {
     /// and the next `currentKey()` would quietly generate a key nobody asked for.)
     public func makeCurrent(_ key: SigningKey, publishOldFor seconds: Int, now: Date) async throws {
         try KeyID.validate(key.kid)
+        // The new key is sealed with this repository's key-encryption key. `rotate-keys` run with
+        // another one (a typo, the wrong vault entry) used to succeed, and then no replica with the
+        // real key-encryption key could load the ring: prove the key opens the current key first.
+        do {
+            _ = try await loadCurrent()
+        } catch let error as FleetError where error.code == .internalError {
+            throw FleetError(
+                .invalidRequest,
+                "the key-encryption key given does not open the key ring's current signing key; nothing changed (\(error.detail))"
+            )
+        }
         let row = try KeyRow(key, encryption: encryption)
         let publishUntil = now.addingTimeInterval(TimeInterval(seconds))
         do {

@@ -32,6 +32,28 @@ struct SigningKeyInstallationTests {
         try await h.scalarText("SELECT kid FROM signing_keys WHERE retired_at IS NULL")
     }
 
+    @Test("rotate-keys with another key-encryption key is refused and changes nothing")
+    func wrongKeyEncryptionKey() async throws {
+        try await ProvisioningHarness.run { h in
+            let before = try await Self.currentKid(h)
+            var configuration = TestConfigurations.provisioning(databaseURL: h.databaseURL)
+            configuration.keyEncryptionKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+            do {
+                try await SigningKeyInstallation.install(
+                    try SigningKey.generate(), configuration: configuration, logger: TestDatabase.logger,
+                    now: h.clock.now())
+                Issue.record("a key sealed with the wrong key-encryption key was installed")
+            } catch let error as FleetError {
+                #expect(error.code == .invalidRequest)
+                #expect(error.detail.contains("does not open the key ring's current signing key"), "\(error.detail)")
+            }
+            #expect(try await Self.currentKid(h) == before)
+            #expect(try await h.scalar("SELECT count(*)::int8 FROM signing_keys") == 1)
+            h.clock.advance(by: 11)
+            _ = try await h.login()  // the ring still loads with the service's own key
+        }
+    }
+
     @Test("import-key makes the key current; tokens signed with it verify against the JWKS")
     func importKey() async throws {
         try await ProvisioningHarness.run { h in
