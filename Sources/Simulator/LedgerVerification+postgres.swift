@@ -32,16 +32,22 @@ public func verifyLedger(_ ledger: Ledger, client: PostgresClient, logger: Logge
 /// Checks `ledger` against the database at `databaseURL`
 /// (`postgres://user[:password]@host[:port]/database?sslmode=disable|prefer|require`).
 public func verifyLedger(_ ledger: Ledger, databaseURL: String, logger: Logger) async throws -> VerificationResult {
-    let client = PostgresClient(configuration: try postgresConfiguration(databaseURL), backgroundLogger: logger)
-    // The first query may lease before run() has started; PostgresNIO warns about that and then
-    // waits, which is fine here, so its query logger only speaks up for errors.
+    // The first query may lease before run() has started; PostgresNIO warns about that (on its
+    // background logger) and then waits, which is fine here, so both its loggers only speak up
+    // for errors.
     var queryLogger = logger
     queryLogger.logLevel = max(logger.logLevel, .error)
+    let client = PostgresClient(configuration: try postgresConfiguration(databaseURL), backgroundLogger: queryLogger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await client.run() }
         defer { group.cancelAll() }
         return try await verifyLedger(ledger, client: client, logger: queryLogger)
     }
+}
+
+/// Throws the error `verifyLedger` would throw for `url`, before a run rather than after it.
+public func validateDatabaseURL(_ url: String) throws(SimulatorError) {
+    _ = try postgresConfiguration(url)
 }
 
 /// Parses a database URL. Errors name the problem, never the URL (it may hold a password).

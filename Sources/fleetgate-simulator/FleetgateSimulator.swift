@@ -160,9 +160,14 @@ struct Run: AsyncParsableCommand {
         if let revokeFraction { options.revokeFraction = revokeFraction }
         if let revokeAfter { options.revokeAfter = revokeAfter }
 
-        let databaseURL = self.databaseURL ?? ProcessInfo.processInfo.environment["FLEETGATE_DATABASE_URL"]
-        if verify, databaseURL == nil {
-            throw ValidationError("--verify needs --database-url or FLEETGATE_DATABASE_URL")
+        let databaseURL = (self.databaseURL ?? ProcessInfo.processInfo.environment["FLEETGATE_DATABASE_URL"])
+            .flatMap { $0.isEmpty ? nil : $0 }
+        if verify {
+            // Checked before the run, not after it: a bad URL used to cost the whole run and its report.
+            guard let databaseURL else {
+                throw ValidationError("--verify needs --database-url or FLEETGATE_DATABASE_URL")
+            }
+            try validateDatabaseURL(databaseURL)
         }
 
         let logger = service.logger()

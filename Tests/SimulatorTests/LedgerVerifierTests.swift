@@ -88,3 +88,20 @@ struct LedgerVerifierTests {
         #expect(try LedgerFile.read(from: path) == ledger)
     }
 }
+
+@Suite("The --verify database URL, checked before a run")
+struct DatabaseURLCheckTests {
+    @Test("a URL verifyLedger could not use is refused by name, never echoed")
+    func refused() {
+        for url in ["", "localhost:5432/db", "mysql://u@h/db", "postgres://h/db", "postgres://u@h/db?sslmode=maybe"] {
+            do {
+                try validateDatabaseURL(url)
+                Issue.record("accepted \(url)")
+            } catch {
+                #expect(error.message.hasPrefix("--database-url"), "\(url): \(error.message)")
+            }
+        }
+        #expect(
+            (try? validateDatabaseURL("postgres://fleetgate:secret@127.0.0.1:54329/fleetgate?sslmode=disable")) != nil)
+    }
+}
