@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Creates the development key-encryption key and bootstrap admin password under .data/ (mode 0600)
-# once, and prints their paths. Production deployments supply their own (README, Operations).
+# Creates the development key-encryption key, .data/kek (mode 0600), once. (scripts/run.sh makes
+# the bootstrap admin's password.) Production deployments supply their own (README, Operations).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 mkdir -p "$DATA"

@@ -36,7 +36,10 @@ FLEETGATE_OPERATOR_PASSWORD=$password "$BIN/fleetgate-provisioning" create-opera
 
 pids=()
 cleanup() {
-  trap - INT TERM EXIT
+  # A second Ctrl-C (or timeout's repeated SIGINT) must not cut the clean-up short and leave
+  # PostgreSQL running: ignore further signals until it is done.
+  trap '' INT TERM
+  trap - EXIT
   log "stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -54,7 +57,7 @@ cat <<MSG
 
   provisioning  http://127.0.0.1:$prov_port   (JWKS: /.well-known/jwks.json)
   ingest        http://127.0.0.1:$ingest_port
-  database      ${FLEETGATE_DATABASE_URL%%\?*}
+  database      $(printf '%s' "${FLEETGATE_DATABASE_URL%%\?*}" | sed -E 's#//([^:/@]*):[^@]*@#//\1:***@#')
   admin         $admin (password in .data/admin-password unless FLEETGATE_ADMIN_PASSWORD is set)
   Ctrl-C stops everything.
 

@@ -17,11 +17,11 @@ public enum ProblemResponse {
             // `invalid_token` otherwise.
             headers[.wwwAuthenticate] =
                 error.code == .tokenMissing || error.code == .invalidCredentials
-                ? #"Bearer realm="fleetgate""#
-                : #"Bearer realm="fleetgate", error="invalid_token""#
+                ? "Bearer"
+                : #"Bearer error="invalid_token""#
         }
         if error.code == .insufficientScope {
-            headers[.wwwAuthenticate] = #"Bearer realm="fleetgate", error="insufficient_scope""#
+            headers[.wwwAuthenticate] = #"Bearer error="insufficient_scope""#
         }
         if error.status == 429 || error.status == 503 {
             headers[.retryAfter] = String(error.retryAfter ?? 1)

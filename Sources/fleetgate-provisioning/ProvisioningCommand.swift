@@ -90,12 +90,12 @@ struct CreateOperator: AsyncParsableCommand {
         } else if let line = readLine(strippingNewline: true), !line.isEmpty {
             password = line
         } else {
-            throw ValidationError("no password: set FLEETGATE_OPERATOR_PASSWORD or write it on stdin")
+            throw CommandFailure("no password: set FLEETGATE_OPERATOR_PASSWORD or write it on stdin")
         }
         do {
             try OperatorRules.validate(username: username, password: password)
         } catch {
-            throw ValidationError(error.detail)
+            throw CommandFailure(error.detail)
         }
         let hash = Bcrypt.hash(password, cost: UInt8(configuration.bcryptCost))
         let username = username
@@ -109,7 +109,7 @@ struct CreateOperator: AsyncParsableCommand {
         } else if ifMissing {
             print("operator \(username) exists; left unchanged")
         } else {
-            throw ValidationError("operator \(username) exists")
+            throw CommandFailure("operator \(username) exists")
         }
     }
 }
@@ -146,7 +146,7 @@ struct ImportKey: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await loadConfiguration(settings)
         guard let text = try? String(contentsOfFile: pem, encoding: .utf8) else {
-            throw ValidationError("cannot read \(pem)")
+            throw CommandFailure("cannot read \(pem)")
         }
         try await install(key: try SigningKey.importPEM(text, kid: kid ?? KeyID.random()), configuration: configuration)
     }
@@ -157,4 +157,14 @@ func install(key: SigningKey, configuration: ProvisioningConfiguration) async th
     let logger = bootstrapLogging(configuration.logLevel)
     try await SigningKeyInstallation.install(key, configuration: configuration, logger: logger)
     print("signing key \(key.kid) is now current")
+}
+
+/// A command that could not do its work: printed as `Error: …` with exit status 1, without the
+/// usage text ArgumentParser adds to a `ValidationError` (which is for wrong arguments).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
 }
