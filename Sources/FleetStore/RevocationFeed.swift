@@ -57,6 +57,10 @@ public struct RevocationFeed: Service {
     }
 
     private func listenLoop() async {
+        // While PostgreSQL is away this retries every second; the log gets the first failure of a
+        // streak, then one line a minute, and one when listening again.
+        var failures = 0
+        var lastLogged: ContinuousClock.Instant?
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
@@ -66,6 +70,11 @@ public struct RevocationFeed: Service {
                         try await connection.listen(on: Self.channel) { notifications in
                             // Re-read after (re)connecting: changes made while away sent no notification we saw.
                             try await reload()
+                            if failures > 0 {
+                                logger.info("revocation feed listening again", metadata: ["failures": "\(failures)"])
+                                failures = 0
+                                lastLogged = nil
+                            }
                             for try await notification in notifications {
                                 apply(payload: notification.payload)
                             }
@@ -77,9 +86,14 @@ public struct RevocationFeed: Service {
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.warning(
-                    "revocation feed lost its connection; retrying",
-                    metadata: ["error": "\(DatabaseErrorSummary.describe(error))"])
+                failures += 1
+                let now = ContinuousClock.now
+                if lastLogged.map({ now - $0 >= .seconds(60) }) ?? true {
+                    lastLogged = now
+                    logger.warning(
+                        "revocation feed lost its connection; retrying every second",
+                        metadata: ["error": "\(DatabaseErrorSummary.describe(error))", "failures": "\(failures)"])
+                }
                 try? await Task.sleep(for: .seconds(1))
             }
         }
