@@ -169,20 +169,23 @@ public struct DeviceRepository: Sendable {
 
     /// Revokes the device and all its refresh tokens and tells every ingest node. False when unknown.
     public func revoke(id: String, now: Date) async throws -> Bool {
-        let now = Int64(now.timeIntervalSince1970.rounded(.down)) + 1
-        return try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
+        try await revoke(id: id, clock: { now })
+    }
+
+    /// As `revoke(id:now:)`, with the time read from `clock` once the device row is locked.
+    public func revoke(id: String, clock: @escaping @Sendable () -> Date) async throws -> Bool {
+        try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
+            // The lock waits for the device's exchanges in flight (migration 0007), possibly
+            // seconds; the tokens those mint after committing are dated then, so the cut-off must
+            // be read after the wait, not when the request came in. A statement of its own: an
+            // UPDATE that waits for a lock computes its new row before the wait.
+            try await connection.query("SELECT 1 FROM devices WHERE id = \(id) FOR UPDATE", logger: logger)
+            let now = Int64(clock().timeIntervalSince1970.rounded(.down)) + 1
             // Past now and past the previous cut-off: tokens are dated no earlier than the cut-off
             // (TokenIssuer), so a second revocation within one second must still move it forward.
-            // "Now" is also the database's clock once the row is locked: the lock waits for the
-            // device's exchanges in flight (migration 0007), possibly seconds past the request's
-            // `now`, and the tokens those mint after committing must fall before the cut-off. The
-            // lock is taken by a statement of its own: an UPDATE that waits computes its new row,
-            // clock_timestamp() included, before the wait.
-            try await connection.query("SELECT 1 FROM devices WHERE id = \(id) FOR UPDATE", logger: logger)
             let rows = try await connection.query(
                 """
-                UPDATE devices SET status = 'revoked', revoked_before = GREATEST(
-                    \(now), floor(extract(epoch FROM clock_timestamp()))::int8 + 1, revoked_before + 1)
+                UPDATE devices SET status = 'revoked', revoked_before = GREATEST(\(now), revoked_before + 1)
                 WHERE id = \(id) RETURNING revoked_before
                 """,
                 logger: logger
@@ -220,6 +223,12 @@ public struct DeviceRepository: Sendable {
 
     /// Deletes the device and its credentials (and its telemetry with `purge`). False when unknown.
     public func delete(id: String, purge: Bool, now: Date) async throws -> Bool {
+        try await delete(id: id, purge: purge, clock: { now })
+    }
+
+    /// As `delete(id:purge:now:)`, with the time read from `clock` once the device row is gone
+    /// (the DELETE waited for exchanges in flight, as a revoke does).
+    public func delete(id: String, purge: Bool, clock: @escaping @Sendable () -> Date) async throws -> Bool {
         try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
             let rows = try await connection.query(
                 "DELETE FROM devices WHERE id = \(id) RETURNING revoked_before", logger: logger
@@ -227,12 +236,11 @@ public struct DeviceRepository: Sendable {
             var previous: Int64?
             for try await value in rows.decode(Int64.self) { previous = value }
             guard let previous else { return false }
+            let now = clock()
             let cutoff = max(Int64(now.timeIntervalSince1970.rounded(.down)) + 1, previous + 1)
-            // As for a revoke, past the database's clock too (the DELETE waited for exchanges in flight).
             try await connection.query(
                 """
-                INSERT INTO device_tombstones (id, deleted_at, revoked_before)
-                VALUES (\(id), \(now), GREATEST(\(cutoff), floor(extract(epoch FROM clock_timestamp()))::int8 + 1))
+                INSERT INTO device_tombstones (id, deleted_at, revoked_before) VALUES (\(id), \(now), \(cutoff))
                 ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at, revoked_before = excluded.revoked_before
                 """,
                 logger: logger

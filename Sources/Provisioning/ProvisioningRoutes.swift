@@ -216,7 +216,10 @@ struct ProvisioningRoutes: Sendable {
     @Sendable func revoke(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try await authenticator.authorize(request, .manageDevices)
         let id = try deviceID(context)
-        guard try await devices.revoke(id: id, now: clock.now()) else { throw FleetError(.notFound, "no device \(id)") }
+        let clock = self.clock
+        guard try await devices.revoke(id: id, clock: { clock.now() }) else {
+            throw FleetError(.notFound, "no device \(id)")
+        }
         metrics.revocations.increment()
         context.logger.notice("device revoked", metadata: ["by": "\(caller.sub)", "device_id": "\(id)"])
         guard let device = try await devices.find(id: id) else { throw FleetError(.notFound, "no device \(id)") }
@@ -239,7 +242,8 @@ struct ProvisioningRoutes: Sendable {
         let caller = try await authenticator.authorize(request, .administer)
         let id = try deviceID(context)
         let purge = request.uri.queryParameters.get("purge") == "true"
-        guard try await devices.delete(id: id, purge: purge, now: clock.now()) else {
+        let clock = self.clock
+        guard try await devices.delete(id: id, purge: purge, clock: { clock.now() }) else {
             throw FleetError(.notFound, "no device \(id)")
         }
         context.logger.notice(

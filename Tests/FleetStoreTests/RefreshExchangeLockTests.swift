@@ -54,12 +54,12 @@ struct RefreshExchangeLockTests {
         }
     }
 
-    @Test("a revoke that waited for an exchange puts the cut-off past the database's clock, not the request's")
+    @Test("a revoke that waited for an exchange reads its cut-off's time after the wait, not before")
     func cutoffAfterWaiting() async throws {
         try await RefreshExchangeTests.run(devices: 1) { repository, tokens, url in
             let asked = Date()
             _ = try await withExchangeInFlight(url: url, presented: tokens[0], hold: .milliseconds(1600)) {
-                try await repository.revoke(id: "x-0", now: asked)
+                try await repository.revoke(id: "x-0", clock: { Date() })
             }
             // The exchange's access token is dated when it committed, after `asked` + 1.6 s: the
             // cut-off must be later than that second, or the token would pass once re-activated.
