@@ -9,28 +9,34 @@ extension PostgresClient {
     /// is unreachable the pool keeps connection requests waiting until its circuit breaker trips,
     /// and the first requests after an outage waited 68 s here before their 503.
     ///
-    /// Only the wait for a connection is bounded, never `body`: once `body` holds a connection it
-    /// runs to its end (a statement already sent may commit, so answering before it ends could say
-    /// "nothing changed" about a change that then commits). Lease and timeout race for one flag, so
-    /// exactly one of them wins. The work runs in a task of its own: a cancelled lease request in a
-    /// task group would keep the group waiting for it.
+    /// `body` itself is bounded only by `bodyTimeout`, far longer: a statement already sent may
+    /// commit, so answering early would say "nothing changed" about a change that then commits.
+    /// The bound is for the statement that never returns: postgres-nio 1.33 can leave one waiting
+    /// for ever when its connection dies as it is sent (seen in the tests, after
+    /// `pg_terminate_backend`). Past `bodyTimeout` the connection is closed and the caller gets
+    /// `overloaded`; the stuck work is left behind. Lease, timeout and completion race for one
+    /// state, so the caller is answered exactly once. The work runs in a task of its own: a task
+    /// group would wait for a stuck child.
     public func withConnection<T: Sendable>(
-        leaseTimeout: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        leaseTimeout: Duration, bodyTimeout: Duration? = .seconds(30),
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let race = LeaseRace<T>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 race.start(continuation)
-                let timer = Task {
-                    try? await Task.sleep(for: leaseTimeout)
-                    if !Task.isCancelled { race.expire() }
-                }
+                race.setTimer(
+                    Task {
+                        try? await Task.sleep(for: leaseTimeout)
+                        guard !Task.isCancelled, !race.expire(), let bodyTimeout else { return }
+                        try? await Task.sleep(for: bodyTimeout)
+                        if !Task.isCancelled { race.abandon() }
+                    })
                 race.setWork(
                     Task {
                         do {
                             let value = try await self.withConnection { connection in
-                                guard race.claim() else { throw DatabaseLeaseTimeout() }
-                                timer.cancel()
+                                guard race.claim(connection) else { throw DatabaseLeaseTimeout() }
                                 return try await body(connection)
                             }
                             race.finish(.success(value))
@@ -51,8 +57,9 @@ public struct DatabaseLeaseTimeout: Error, CustomStringConvertible {
     public var description: String { "no database connection became available in time" }
 }
 
-/// Who answers a bounded lease: the work (once it holds a connection) or the timer (while it
-/// does not). The continuation is resumed exactly once.
+/// Who answers a bounded lease: the timer while the work has no connection, the work once it
+/// has one, or the timer again if the work's statement never returns. The continuation is
+/// resumed exactly once.
 private final class LeaseRace<T: Sendable>: Sendable {
     private enum Phase {
         case waiting
@@ -64,6 +71,8 @@ private final class LeaseRace<T: Sendable>: Sendable {
         var phase = Phase.waiting
         var continuation: CheckedContinuation<T, any Error>?
         var work: Task<Void, Never>?
+        var timer: Task<Void, Never>?
+        var connection: PostgresConnection?
         var cancelled = false
     }
 
@@ -81,32 +90,61 @@ private final class LeaseRace<T: Sendable>: Sendable {
         if cancelNow { work.cancel() }
     }
 
+    func setTimer(_ timer: Task<Void, Never>) {
+        let done = state.withLock { state in
+            state.timer = timer
+            return state.continuation == nil
+        }
+        if done { timer.cancel() }
+    }
+
     /// The work got a connection: true if the timer has not answered yet (the work now will).
-    func claim() -> Bool {
+    func claim(_ connection: PostgresConnection) -> Bool {
         state.withLock { state in
             guard state.phase == .waiting else { return false }
             state.phase = .leased
+            state.connection = connection
             return true
         }
     }
 
-    /// The timeout passed: answers 503 unless the work already holds a connection.
-    func expire() {
+    /// The lease timeout passed: answers 503 unless the work already holds a connection. True
+    /// when it answered; false when the work holds a connection (the timer then watches the body).
+    func expire() -> Bool {
         let (continuation, work) = state.withLock { state -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?) in
             guard state.phase == .waiting else { return (nil, nil) }
             state.phase = .expired
             defer { state.continuation = nil }
             return (state.continuation, state.work)
         }
+        guard let continuation else {
+            return state.withLock { $0.continuation == nil }
+        }
         work?.cancel()  // withdraws the lease request
-        continuation?.resume(throwing: DatabaseLeaseTimeout())
+        continuation.resume(throwing: DatabaseLeaseTimeout())
+        return true
+    }
+
+    /// The body outlived its bound: close its connection and answer for it.
+    func abandon() {
+        let (continuation, connection) = state.withLock {
+            state -> (CheckedContinuation<T, any Error>?, PostgresConnection?) in
+            defer { state.continuation = nil }
+            return (state.continuation, state.connection)
+        }
+        guard let continuation else { return }
+        connection?.close().whenComplete { _ in }
+        continuation.resume(
+            throwing: FleetError(
+                .overloaded, "a database statement did not finish in time; its connection was closed", retryAfter: 1))
     }
 
     func finish(_ result: Result<T, any Error>) {
-        let continuation = state.withLock { state in
+        let (continuation, timer) = state.withLock { state in
             defer { state.continuation = nil }
-            return state.continuation
+            return (state.continuation, state.timer)
         }
+        timer?.cancel()
         continuation?.resume(with: result)
     }
 
@@ -122,9 +160,10 @@ private final class LeaseRace<T: Sendable>: Sendable {
 extension PostgresClient {
     /// `withTransaction` with the lease bounded as in `withConnection(leaseTimeout:_:)`.
     public func withTransaction<T: Sendable>(
-        leaseTimeout: Duration, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        leaseTimeout: Duration, bodyTimeout: Duration? = .seconds(30), logger: Logger,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await withConnection(leaseTimeout: leaseTimeout) { connection in
+        try await withConnection(leaseTimeout: leaseTimeout, bodyTimeout: bodyTimeout) { connection in
             try await connection.withTransaction(logger: logger) { try await body($0) }
         }
     }

@@ -91,7 +91,9 @@ public struct DeviceRepository: Sendable {
         let labels = requests.map(\.labelsJSON)
         let hashes = requests.map { ByteBuffer(bytes: $0.refreshTokenHash) }
         let cutoff = Int64(now.timeIntervalSince1970.rounded(.down)) + 1
-        return try await client.withTransaction(leaseTimeout: leaseTimeout, logger: logger) { connection in
+        // A bulk enrollment of a million devices takes over a minute here: bounded generously.
+        return try await client.withTransaction(leaseTimeout: leaseTimeout, bodyTimeout: .seconds(600), logger: logger)
+        { connection in
             var created = Set<String>()
             // An id of a deleted device starts past the old device's cut-off (and past now), so no
             // token the old device held can pass, even one minted within this same second.
@@ -281,7 +283,7 @@ public struct DeviceRepository: Sendable {
                 return try await TransactionDeadline<[RefreshExchange]>.run(
                     timeout, watchdog: watchdog, logger: logger
                 ) { deadline in
-                    try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
+                    try await client.withConnection(leaseTimeout: leaseTimeout, bodyTimeout: nil) { connection in
                         try deadline.attach(connection)
                         return try await exchangeAll(take, on: connection, logger: logger)
                     }

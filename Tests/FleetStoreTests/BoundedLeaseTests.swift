@@ -57,4 +57,24 @@ struct BoundedLeaseTests {
         }
         #expect(try await TestDatabase.scalar(url, "SELECT count(*)::int8 FROM lease_probe") == 0)
     }
+
+    @Test("a body that never returns is answered overloaded after bodyTimeout, its connection closed")
+    func stuckBody() async throws {
+        let url = try await TestDatabase.create()
+        try await withDatabase(url: url, logger: logger) { client in
+            let started = ContinuousClock.now
+            do {
+                _ = try await client.withConnection(leaseTimeout: .seconds(5), bodyTimeout: .milliseconds(500)) {
+                    connection in
+                    // Stands for a statement postgres-nio never answers.
+                    try? await Task.sleep(for: .seconds(3600))
+                    return 0
+                }
+                Issue.record("a stuck body was waited for")
+            } catch let error as FleetError {
+                #expect(error.code == .overloaded)
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
 }

@@ -63,6 +63,9 @@ struct DatabaseOutageTests {
         try await ProvisioningHarness.run(configure: { $0.databaseLeaseTimeoutSeconds = 1 }) { h in
             let token = try await h.login()
             try await block(h.databaseURL, true)
+            // Time for the pool to see its ended connections close; a statement sent on one as it
+            // closes can wait in postgres-nio until the body bound (30 s), not the lease bound.
+            try await Task.sleep(for: .seconds(1))
             do {
                 // The pool would keep these waiting until its circuit breaker trips (68 s here for
                 // the first request after the outage began).
