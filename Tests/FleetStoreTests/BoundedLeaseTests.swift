@@ -30,7 +30,7 @@ struct BoundedLeaseTests {
                 #expect(ContinuousClock.now - started < .seconds(10))
                 #expect(DatabaseUnavailable.fleetError(for: DatabaseLeaseTimeout())?.code == .overloaded)
             }
-            // The connection is free again; the withdrawn request must not have run its body on it.
+            // The connection is free again; the timed-out request, served now, must not run its body on it.
             let rows = try await client.withConnection(leaseTimeout: .seconds(5)) { connection in
                 try await connection.query("SELECT 1", logger: logger).collect().count
             }
