@@ -40,7 +40,7 @@ struct CredentialsSaverTests {
         options.devices = 2
         options.rate = .total(4)
         options.recordsPerBatch = 1
-        options.duration = .seconds(4)
+        options.duration = .seconds(8)
         options.progress = .none
         options.seed = 3
         options.provisioningURL = "http://127.0.0.1:\(server.port)"
@@ -51,9 +51,10 @@ struct CredentialsSaverTests {
         var logger = Logger(label: "credentials-saver-test")
         logger.logLevel = .error
 
-        // What the file said while the run was still sending (its 4 s are not over before 3.5 s):
-        // a run killed then leaves these behind.
-        let watchUntil = ContinuousClock.now + .seconds(3.5)
+        // What the file said while the run was still sending (its 8 s are not over before 7.5 s):
+        // a run killed then leaves these behind. Rotations come every second or so; the long run
+        // leaves room for a suite that starves this watcher of CPU for a few seconds.
+        let watchUntil = ContinuousClock.now + .seconds(7.5)
         let watching = Task {
             var seen: [[String]] = []
             while ContinuousClock.now < watchUntil {
