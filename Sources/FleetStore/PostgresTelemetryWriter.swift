@@ -26,15 +26,21 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         /// waiting forever (seen with `pg_terminate_backend` in the writer tests); without this
         /// bound the requests of that transaction would never be answered.
         public var transactionTimeout: Duration
+        /// Longest a transaction waits for a connection before its requests are answered 503
+        /// ("nothing was stored"). While PostgreSQL is unreachable the pool keeps a connection
+        /// request waiting until its circuit breaker trips, and posts waited for
+        /// `transactionTimeout` (30 s) instead.
+        public var leaseTimeout: Duration
 
         public init(
             connections: Int = 4, rowBudget: Int = 20_000, maxQueuedRows: Int = 200_000,
-            transactionTimeout: Duration = .seconds(30)
+            transactionTimeout: Duration = .seconds(30), leaseTimeout: Duration = .seconds(5)
         ) {
             self.connections = connections
             self.rowBudget = rowBudget
             self.maxQueuedRows = maxQueuedRows
             self.transactionTimeout = transactionTimeout
+            self.leaseTimeout = leaseTimeout
         }
     }
 
@@ -60,8 +66,10 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
     public init(client: PostgresClient, configuration: Configuration, metrics: WriterMetrics, logger: Logger) {
         self.client = client
         self.configuration = configuration
-        // A tenth of the timeout, at most a second: a hung transaction is answered within 10 %.
-        self.watchdog = TransactionWatchdog(interval: min(configuration.transactionTimeout / 10, .seconds(1)))
+        // A tenth of the shorter bound, at most a second: a hung transaction or a lease that does not
+        // come is answered within 10 % of its bound.
+        self.watchdog = TransactionWatchdog(
+            interval: min(configuration.transactionTimeout / 10, configuration.leaseTimeout / 10, .seconds(1)))
         self.metrics = metrics
         self.logger = logger
     }
@@ -174,7 +182,8 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         let (seen, repeatsInTake) = Self.keys(of: take)
         do {
             let claimed = try await TransactionDeadline<Set<IdempotencyKey>>.run(
-                configuration.transactionTimeout, watchdog: watchdog, logger: logger
+                configuration.transactionTimeout, leaseTimeout: configuration.leaseTimeout, watchdog: watchdog,
+                logger: logger
             ) {
                 deadline in
                 try await self.client.withConnection { connection in

@@ -22,19 +22,28 @@ final class TransactionDeadline<Value: Sendable>: Sendable {
 
     private let state = Mutex(State())
 
-    /// Runs `operation`, or throws `overloaded` once `timeout` has passed (detected by the
-    /// watchdog's sweep, so up to one sweep interval late).
+    /// Runs `operation`, or throws `overloaded` once `timeout` has passed, or once `leaseTimeout`
+    /// has passed with no connection attached (detected by the watchdog's sweep, so up to one
+    /// sweep interval late). The lease request itself is left to the pool: when it is served
+    /// late, `attach` refuses the connection and the operation gives it back unused.
     static func run(
-        _ timeout: Duration, watchdog: TransactionWatchdog, logger: Logger,
+        _ timeout: Duration, leaseTimeout: Duration? = nil, watchdog: TransactionWatchdog, logger: Logger,
         _ operation: @escaping @Sendable (TransactionDeadline) async throws -> Value
     ) async throws -> Value {
         let deadline = TransactionDeadline()
-        let watch = watchdog.watch(until: .now + timeout) {
+        let started = ContinuousClock.now
+        let watch = watchdog.watch(until: started + timeout) {
             guard let connection = deadline.finish(.failure(timedOut)) else { return }
             logger.warning("database transaction timed out; its connection is closed")
             connection?.close().whenComplete { _ in }
         }
-        defer { watchdog.forget(watch) }
+        let leaseWatch = leaseTimeout.map { leaseTimeout in
+            watchdog.watch(until: started + leaseTimeout) { deadline.expireLease() }
+        }
+        defer {
+            watchdog.forget(watch)
+            if let leaseWatch { watchdog.forget(leaseWatch) }
+        }
         return try await withCheckedThrowingContinuation { continuation in
             deadline.state.withLock { $0.continuation = continuation }
             Task {
@@ -59,6 +68,16 @@ final class TransactionDeadline<Value: Sendable>: Sendable {
             return false
         }
         if late { throw timedOut }
+    }
+
+    /// The lease bound passed: answers `DatabaseLeaseTimeout` unless a connection is attached.
+    private func expireLease() {
+        let continuation = state.withLock { state -> CheckedContinuation<Value, any Error>? in
+            guard state.connection == nil else { return nil }
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(throwing: DatabaseLeaseTimeout())
     }
 
     /// Resumes the caller once; returns nil when it was resumed already, else the attached connection.

@@ -56,7 +56,8 @@ public func buildIngestApplication(
         configuration: .init(
             connections: configuration.writerConnections, rowBudget: configuration.writerRowBudget,
             maxQueuedRows: configuration.writerMaxQueuedRows,
-            transactionTimeout: .seconds(configuration.writerTransactionTimeoutSeconds)
+            transactionTimeout: .seconds(configuration.writerTransactionTimeoutSeconds),
+            leaseTimeout: .seconds(configuration.databaseLeaseTimeoutSeconds)
         ),
         metrics: WriterMetrics(factory: factory), logger: logger
     )
@@ -96,7 +97,9 @@ public func buildIngestApplication(
             idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-ingest"),
-        services: [client, jwks, feed, partitions, idempotencyCleaner, lastSeen, writer],
+        services: [
+            DatabaseClientService(client, logger: logger), jwks, feed, partitions, idempotencyCleaner, lastSeen, writer,
+        ],
         logger: logger
     )
     let runMigrations = configuration.runMigrations

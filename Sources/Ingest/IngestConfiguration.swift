@@ -15,6 +15,8 @@ public struct IngestConfiguration: Sendable {
     public var maxInFlight = 4096
     public var databaseURL = "postgres://fleetgate@127.0.0.1:54329/fleetgate?sslmode=disable"
     public var databaseMaxConnections = 12
+    /// Longest a writer transaction waits for a connection before its posts are answered 503.
+    public var databaseLeaseTimeoutSeconds = 5
     public var issuer = "fleetgate"
     public var audience = "fleetgate-ingest"
     /// Where the provisioning service publishes its keys.
@@ -56,6 +58,8 @@ public struct IngestConfiguration: Sendable {
         c.databaseURL = settings.string("database.url", default: c.databaseURL, secret: true)
         c.databaseMaxConnections = try settings.int(
             "database.maxConnections", default: c.databaseMaxConnections, range: 4...500)
+        c.databaseLeaseTimeoutSeconds = try settings.int(
+            "database.leaseTimeoutSeconds", default: c.databaseLeaseTimeoutSeconds, range: 1...300)
         c.issuer = settings.string("token.issuer", default: c.issuer)
         c.jwksURL = settings.optionalString("jwks.url") ?? c.jwksURL
         c.jwksFile = settings.optionalString("jwks.file")

@@ -76,7 +76,7 @@ public func buildProvisioningApplication(
             idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-provisioning"),
-        services: [client, TransactionWatchdogService(devices.watchdog)],
+        services: [DatabaseClientService(client, logger: logger), TransactionWatchdogService(devices.watchdog)],
         logger: logger
     )
     let runMigrations = configuration.runMigrations

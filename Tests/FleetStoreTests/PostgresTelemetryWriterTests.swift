@@ -203,6 +203,55 @@ struct PostgresTelemetryWriterTests {
         }
     }
 
+    @Test("with no connection to be had, writes are answered overloaded within the lease bound, not the 30 s one")
+    func leaseTimeoutWhileUnreachable() async throws {
+        let configuration = PostgresTelemetryWriter.Configuration(
+            connections: 2, transactionTimeout: .seconds(30), leaseTimeout: .seconds(1))
+        try await WriterHarness.run(configuration: configuration) { harness, _ in
+            let before = try await harness.writer.write(
+                WriterHarness.batch(device: "d", key: nil, prefix: "before", count: 2))
+            #expect(before == .stored(2))
+            try await TestDatabase.refuseConnections(harness.url, true)
+            do {
+                // Time for the pool to see its ended connections close: a statement sent on one as
+                // it closes is bounded by the transaction deadline, not the lease.
+                try await Task.sleep(for: .seconds(1))
+                for index in 0..<3 {
+                    let started = ContinuousClock.now
+                    do throws(FleetError) {
+                        let outcome = try await harness.writer.write(
+                            WriterHarness.batch(device: "d", key: "away\(index)", prefix: "away\(index)", count: 2))
+                        Issue.record("a write was acknowledged while the database refused connections: \(outcome)")
+                    } catch {
+                        #expect(error.code == .overloaded)
+                        #expect(error.retryAfter == 1)
+                    }
+                    // Without the lease bound the pool held these until the 30 s transaction deadline.
+                    let waited = ContinuousClock.now - started
+                    #expect(waited < .seconds(10), "write \(index) answered after \(waited)")
+                }
+            } catch {
+                try await TestDatabase.refuseConnections(harness.url, false)
+                throw error
+            }
+            try await TestDatabase.refuseConnections(harness.url, false)
+            // The pool reconnects by itself; the first writes may still meet its back-off. The
+            // withdrawn lease requests, served late, store nothing.
+            var after: WriteOutcome?
+            for _ in 0..<60 where after == nil {
+                do throws(FleetError) {
+                    after = try await harness.writer.write(
+                        WriterHarness.batch(device: "d", key: "after", prefix: "after", count: 2))
+                } catch {
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+            }
+            #expect(after == .stored(2))
+            #expect(try await harness.scalar("SELECT count(*)::int8 FROM telemetry") == 4)
+            #expect(try await harness.scalar("SELECT count(*)::int8 FROM idempotency_keys") == 1)
+        }
+    }
+
     @Test("killed database connections: every acknowledged batch stored exactly once, and the writer recovers")
     func connectionsKilled() async throws {
         try await WriterHarness.run(configuration: .init(connections: 2, transactionTimeout: .seconds(2))) {

@@ -57,6 +57,18 @@ public enum TestDatabase {
         }
     }
 
+    /// Makes a test database unreachable, as an outage would: new connections are refused and the
+    /// open ones are ended. `false` lets connections in again.
+    public static func refuseConnections(_ url: String, _ refused: Bool) async throws {
+        let name = URLComponents(string: url)?.path.dropFirst() ?? ""
+        precondition(!name.isEmpty, "no database named in \(url)")
+        try await execute(serverURL, "ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS \(refused ? "false" : "true")")
+        if refused {
+            try await execute(
+                serverURL, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'")
+        }
+    }
+
     /// Runs SQL against a test database and returns the first column of the first row as Int.
     public static func scalar(_ url: String, _ sql: String) async throws -> Int {
         try await withDatabase(url: url, logger: logger) { client in

@@ -12,16 +12,8 @@ import Testing
 
 @Suite("Provisioning while its database is unreachable")
 struct DatabaseOutageTests {
-    /// Refuses new connections to the test database and ends the open ones; `false` undoes it.
     func block(_ url: String, _ blocked: Bool) async throws {
-        let name = try #require(URLComponents(string: url)?.path.dropFirst())
-        try await TestDatabase.execute(
-            TestDatabase.serverURL, "ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS \(blocked ? "false" : "true")")
-        if blocked {
-            try await TestDatabase.execute(
-                TestDatabase.serverURL,
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'")
-        }
+        try await TestDatabase.refuseConnections(url, blocked)
     }
 
     @Test("a request the database cannot serve now is 503 overloaded with Retry-After, and stores nothing")
