@@ -52,6 +52,21 @@ public final class KeyRing: Sendable {
         }
     }
 
+    /// The first read, at start. A request's lease bound is too short a bound for it: on a machine
+    /// busy with the whole test suite a connection took longer than the 1 s one test sets, and the
+    /// application failed to start. A read that gets no connection is tried again until `patience`
+    /// has passed; other errors fail the start at once.
+    func loadAtStart(patience: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + patience
+        while true {
+            do {
+                return try await reload()
+            } catch is DatabaseLeaseTimeout where ContinuousClock.now < deadline {
+                logger.notice("no database connection yet for the key ring's first read; trying again")
+            }
+        }
+    }
+
     private func fresh() async throws -> Snapshot {
         let now = clock.now()
         if let snap = snapshot.withLock({ $0 }), now.timeIntervalSince(snap.loadedAt) < refreshInterval {

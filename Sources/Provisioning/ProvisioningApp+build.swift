@@ -82,7 +82,7 @@ public func buildProvisioningApplication(
     let runMigrations = configuration.runMigrations
     app.beforeServerStarts {
         if runMigrations { try await Migrator(client: client, logger: logger).migrate() }
-        try await keyRing.reload()
+        try await keyRing.loadAtStart()
     }
     return app
 }

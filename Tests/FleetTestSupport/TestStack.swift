@@ -33,15 +33,19 @@ public struct TestStack: Sendable {
         var provisioningConfiguration = TestConfigurations.provisioning(databaseURL: url)
         tweakProvisioning(&provisioningConfiguration)
         let provisioningApp = try buildProvisioningApplication(configuration: provisioningConfiguration, clock: clock)
+        let provisioningStart = StartWatch("provisioning")
         return try await provisioningApp.test(.live) { provisioning in
+            provisioningStart.serving()
             let port = provisioning.port!
             var ingestConfiguration = TestConfigurations.ingest(
                 databaseURL: url, jwksURL: "http://127.0.0.1:\(port)/.well-known/jwks.json"
             )
             tweakIngest(&ingestConfiguration)
             let ingestApp = try buildIngestApplication(configuration: ingestConfiguration, clock: clock)
+            let ingestStart = StartWatch("ingest")
             return try await ingestApp.test(.live) { ingest in
-                try await body(TestStack(databaseURL: url, provisioning: provisioning, ingest: ingest))
+                ingestStart.serving()
+                return try await body(TestStack(databaseURL: url, provisioning: provisioning, ingest: ingest))
             }
         }
     }

@@ -70,7 +70,9 @@ struct HotPathTests {
             let jwks = "http://127.0.0.1:\(stack.provisioning.port!)/.well-known/jwks.json"
             let second = try buildIngestApplication(
                 configuration: TestConfigurations.ingest(databaseURL: stack.databaseURL, jwksURL: jwks))
+            let secondStart = StartWatch("the second ingest node")
             try await second.test(.live) { node2 in
+                secondStart.serving()
                 let nodes = [stack.ingest, node2]
                 for node in nodes {
                     let warm = try await node.execute(
@@ -102,9 +104,12 @@ struct HotPathTests {
         }
     }
 
-    @Test("a token with a new kid is accepted at once; a second unknown kid within 10 s fetches nothing")
+    @Test("a token with a new kid is accepted at once; a second unknown kid within the interval fetches nothing")
     func jwksRefreshOnUnknownKid() async throws {
-        try await TestStack.run { stack in
+        // The interval runs on the real clock, and on a machine busy with the whole suite the steps
+        // below took longer than API.md's 10 s, so the second kid was fetched (JWKSRefreshTests
+        // checks the 10 s itself on a fake clock).
+        try await TestStack.run(ingest: { $0.jwksUnknownKidIntervalSeconds = 600 }) { stack in
             let admin = try await stack.login()
             let refreshes = #"fleetgate_jwks_refreshes_total{outcome="ok"}"#
             let before = try await stack.metric(refreshes)
@@ -117,7 +122,7 @@ struct HotPathTests {
             #expect(try await stack.post(Packs.three(), token: token).status == .ok)
             #expect(try await stack.metric(refreshes) == before + 1)
 
-            // Another rotation right away: that kid stays unknown until the 10 s window has passed.
+            // Another rotation right away: that kid stays unknown until the interval has passed.
             let again = try await stack.provisioning.execute(
                 uri: "/v1/keys/rotate", method: .post, headers: [.authorization: "Bearer \(admin)"])
             #expect(again.status == .ok)

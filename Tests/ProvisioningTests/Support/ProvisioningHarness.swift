@@ -41,8 +41,10 @@ struct ProvisioningHarness: Sendable {
         var configuration = TestConfigurations.provisioning(databaseURL: url)
         configure(&configuration)
         let app = try buildProvisioningApplication(configuration: configuration, clock: clock, logger: logger)
+        let start = StartWatch("provisioning")
         return try await app.test(.live) { client in
-            try await body(ProvisioningHarness(databaseURL: url, client: client, clock: clock))
+            start.serving()
+            return try await body(ProvisioningHarness(databaseURL: url, client: client, clock: clock))
         }
     }
 
@@ -103,6 +105,21 @@ struct ProvisioningHarness: Sendable {
         let response = try await call(.get, "/.well-known/jwks.json")
         try #require(response.status == .ok)
         return try JSONDecoder().decode(JWKSDocument.self, from: Data(response.body.readableBytesView))
+    }
+
+    /// The JWKS once `settled` holds for its kids, for a step that needs the key ring's re-read.
+    /// The ring waits at most 2 s for that read; on a machine busy with the whole suite the read
+    /// can take longer, and the ring then serves the keys it had for another second (by design,
+    /// KeyRing.retryAfterFailure), so the clock is moved past that and the JWKS asked again, up to
+    /// 5 times. The last answer is returned whether or not it settled, for the caller to check.
+    func jwks(settledWhen settled: ([String]) -> Bool) async throws -> JWKSDocument {
+        var document = try await jwks()
+        for _ in 0..<5 where !settled(document.keys.map(\.kid)) {
+            clock.advance(by: 2)
+            try await Task.sleep(for: .milliseconds(200))
+            document = try await jwks()
+        }
+        return document
     }
 
     // MARK: database
