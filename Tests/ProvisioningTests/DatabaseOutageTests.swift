@@ -124,4 +124,41 @@ struct DatabaseOutageTests {
             #expect(status == .ok)
         }
     }
+
+    @Test("a replica started while its database refuses connections waits for it, then serves")
+    func startsOnceTheDatabaseIsBack() async throws {
+        let url = try await TestDatabase.create()
+        try await Fixtures.createOperator(
+            url: url, username: "admin", password: ProvisioningHarness.password, role: .admin)
+        try await block(url, true)
+        let outage = Duration.seconds(3)
+        let reopen = Task {
+            try await Task.sleep(for: outage)
+            try await block(url, false)
+        }
+        let capture = LogCapture()
+        let started = ContinuousClock.now
+        do {
+            // A 1 s lease: the key ring's first read times out at least twice before the database
+            // lets connections in, and start-up goes on trying instead of failing.
+            try await ProvisioningHarness.run(
+                databaseURL: url, logger: capture.logger(),
+                configure: {
+                    $0.databaseLeaseTimeoutSeconds = 1
+                    $0.logLevel = .notice
+                }
+            ) { h in
+                try await reopen.value
+                #expect(ContinuousClock.now - started >= outage, "served before the database let it connect")
+                #expect(capture.events.contains { $0.message.contains("no database connection yet") })
+                let jwks = try await h.call(.get, "/.well-known/jwks.json")
+                #expect(jwks.status == .ok)
+                _ = try await h.login()
+            }
+        } catch {
+            reopen.cancel()
+            try await block(url, false)
+            throw error
+        }
+    }
 }

@@ -88,9 +88,10 @@ struct TelemetryConnectionPoolTests {
         let server = try await ScriptedHTTPServer.start { request in
             request.head.headers["Idempotency-Key"] == ["slow"] ? .hang : Self.accepted
         }
-        // Long enough that the second post's new connection and answer fit inside it on a loaded
-        // machine (the deadline counts from submission, connecting included).
-        let pool = try Self.pool(server, connections: 1, timeout: .seconds(2))
+        // Long enough that the second post's new connection and answer fit inside it on a machine
+        // busy with the whole suite (the deadline counts from submission, connecting included):
+        // 2 s was not, twice.
+        let pool = try Self.pool(server, connections: 1, timeout: .seconds(6))
         #expect(await pool.post(Self.request("slow")) == .timeout)
         // The timed-out connection may still get the old answer, so it is not reused.
         #expect(await pool.post(Self.request("fast")) == .accepted(records: 1, duplicate: false))
