@@ -49,10 +49,11 @@ let package = Package(
         // System zlib, for an inflater that reports truncated streams and stops at a byte limit
         // (compress-nio treats a stream that ends early as success).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "FleetAuth",
             dependencies: [
-                "FleetCore",
+                "FleetCore", "CLibcrypto",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),

@@ -6,10 +6,13 @@ import Foundation
 public struct SigningKey: Sendable {
     public let kid: String
     let privateKey: _RSA.Signing.PrivateKey
+    /// The same key in the system's libcrypto, which signs faster where it can (SystemRSASigner).
+    let systemSigner: SystemRSASigner?
 
     public init(kid: String, privateKey: _RSA.Signing.PrivateKey) {
         self.kid = kid
         self.privateKey = privateKey
+        self.systemSigner = SystemRSASigner(privateKeyDER: privateKey.derRepresentation)
     }
 
     /// A fresh 2048-bit key with a random kid.
