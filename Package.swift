@@ -49,6 +49,8 @@ let package = Package(
         // System zlib, for an inflater that reports truncated streams and stops at a byte limit
         // (compress-nio treats a stream that ends early as success).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // System OpenSSL libcrypto, for RS256 signatures only: OpenSSL 3 signs RSA-2048 with
+        // AVX-512 IFMA where the CPU has it, which swift-crypto's BoringSSL does not (BENCHMARKS.md).
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "FleetAuth",

@@ -32,6 +32,7 @@ final class SystemRSASigner: @unchecked Sendable {
         guard EVP_DigestSign(context, nil, &length, message, message.count) == 1 else { return nil }
         var signature = [UInt8](repeating: 0, count: length)
         guard EVP_DigestSign(context, &signature, &length, message, message.count) == 1 else { return nil }
-        return Array(signature.prefix(length))
+        signature.removeLast(signature.count - length)
+        return signature
     }
 }
