@@ -63,13 +63,18 @@ struct HotPathTests {
         #expect(cache.count <= 4)
     }
 
-    @Test("a revocation reaches two ingest nodes through NOTIFY within 1 s")
+    @Test("a revocation reaches two ingest nodes through NOTIFY, with no full reload to fall back on")
     func revocationOnTwoNodes() async throws {
-        try await TestStack.run { stack in
+        // With the periodic reload an hour away, only the notification can lock the device out.
+        // API.md's 1 s is a latency target: the simulator's revocation scenario measures it
+        // (accepted_after_revocation); on two cores busy with the whole suite a test cannot.
+        let noReload: @Sendable (inout IngestConfiguration) -> Void = { $0.revocationReloadSeconds = 3600 }
+        try await TestStack.run(ingest: noReload) { stack in
             let token = try await stack.deviceToken("rev-1")
             let jwks = "http://127.0.0.1:\(stack.provisioning.port!)/.well-known/jwks.json"
-            let second = try buildIngestApplication(
-                configuration: TestConfigurations.ingest(databaseURL: stack.databaseURL, jwksURL: jwks))
+            var secondConfiguration = TestConfigurations.ingest(databaseURL: stack.databaseURL, jwksURL: jwks)
+            noReload(&secondConfiguration)
+            let second = try buildIngestApplication(configuration: secondConfiguration)
             let secondStart = StartWatch("the second ingest node")
             try await second.test(.live) { node2 in
                 secondStart.serving()
@@ -89,7 +94,7 @@ struct HotPathTests {
                 let started = ContinuousClock.now
                 for (index, node) in nodes.enumerated() {
                     var refused = false
-                    while !refused, ContinuousClock.now - started < .seconds(1) {
+                    while !refused, ContinuousClock.now - started < .seconds(15) {
                         let probe = try await node.execute(
                             uri: "/v1/telemetry", method: .post,
                             headers: [.authorization: "Bearer \(token)", .contentType: "application/senml+json"],
@@ -97,7 +102,11 @@ struct HotPathTests {
                         refused = TestStack.code(probe) == "token_revoked"
                         if !refused { try await Task.sleep(for: .milliseconds(50)) }
                     }
-                    #expect(refused, "node \(index + 1) refused the revoked device within 1 s")
+                    #expect(refused, "node \(index + 1) refused the revoked device (waited 15 s)")
+                    if refused {
+                        print(
+                            "revocation over NOTIFY: node \(index + 1) refused after \(ContinuousClock.now - started)")
+                    }
                 }
             }
             #expect(try await stack.storedCount(device: "rev-1") == 0)
