@@ -66,8 +66,8 @@ struct HotPathTests {
     @Test("a revocation reaches two ingest nodes through NOTIFY, with no full reload to fall back on")
     func revocationOnTwoNodes() async throws {
         // With the periodic reload an hour away, only the notification can lock the device out.
-        // API.md's 1 s is a latency target: the simulator's revocation scenario measures it
-        // (accepted_after_revocation); on two cores busy with the whole suite a test cannot.
+        // The 1 s lockout is a latency target: simulator/chaos.json measures it under load
+        // (accepted after revocation = 0); on two cores busy with the whole suite a test cannot.
         let noReload: @Sendable (inout IngestConfiguration) -> Void = { $0.revocationReloadSeconds = 3600 }
         try await TestStack.run(ingest: noReload) { stack in
             let token = try await stack.deviceToken("rev-1")
