@@ -344,6 +344,28 @@ if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
   tail -n "$((token_pool / 2))" "$BENCH_DIR/refresh-tokens.txt" >"$BENCH_DIR/refresh-tokens-perf.txt"
   TOKENS_FILE="$BENCH_DIR/refresh-tokens-perf.txt" WRK_THREADS=2 profile provisioning-token "$PROV_PID" \
     -t2 -c32 -d7s -s bench/token.lua "http://127.0.0.1:$PPORT"
+  # Frame-pointer chains stop at libcrypto, so the signature's share needs DWARF unwinding
+  # (heavier: 4 s at 499 Hz), on tokens the runs above did not reach.
+  sed -n "$((token_pool / 4)),$((token_pool / 2))p" "$BENCH_DIR/refresh-tokens.txt" >"$BENCH_DIR/refresh-tokens-dwarf.txt"
+  TOKENS_FILE="$BENCH_DIR/refresh-tokens-dwarf.txt" WRK_THREADS=2 \
+    wrk -t2 -c32 -d6s -s bench/token.lua "http://127.0.0.1:$PPORT" >/dev/null &
+  wrk_pid=$!
+  sleep 1
+  timeout 30 perf record -F 499 --call-graph dwarf,16384 -p "$PROV_PID" -o "$BENCH_DIR/perf-token-dwarf.data" \
+    -- sleep 4 >/dev/null 2>&1 || true
+  wait "$wrk_pid" || true
+  # The floor under any answer of the same server: GET /healthz, no database, no signature.
+  c0=$(cpu_ticks "$PROV_PID")
+  wrk -t2 -c32 -d5s "http://127.0.0.1:$PPORT/healthz" >"$BENCH_DIR/wrk-healthz.txt"
+  c1=$(cpu_ticks "$PROV_PID")
+  {
+    echo "# provisioning while issuing tokens, DWARF call chains (bench/perf-token.py)"
+    perf script -i "$BENCH_DIR/perf-token-dwarf.data" 2>/dev/null >"$BENCH_DIR/perf-token-dwarf.txt" || true
+    python3 bench/perf-token.py "$BENCH_DIR/perf-token-dwarf.txt"
+    awk -v a="$c0" -v b="$c1" -v t="$TICK" '/requests in/ { n = $1 }
+      END { printf "# GET /healthz (wrk -t2 -c32, 5 s): %d answers, %.1f µs of provisioning CPU each\n", n, (b - a) / t / n * 1e6 }' \
+      "$BENCH_DIR/wrk-healthz.txt"
+  } | swift demangle --simplified | cut -c1-220 >>"$BENCH_DIR/perf-provisioning-token.txt" || true
 fi
 
 # ---------------------------------------------------------------------------------------------
