@@ -8,6 +8,7 @@ import collections
 import re
 import sys
 
+SETUP = re.compile(r"EVP_(DigestSignInit|PKEY_CTX_new|PKEY_CTX_free|PKEY_sign_init|MD_CTX_new|MD_CTX_free)")
 OURS = re.compile(r"\$s\d+(Provisioning|FleetAuth|FleetCore|FleetHTTP|FleetStore)")
 
 
@@ -17,7 +18,7 @@ def frames(sample):
     return [re.sub(r"^\S+\s+", "", line).split("+0x")[0] for line in lines]
 
 
-def main(path):
+def main(path, summary=False):
     shares = collections.Counter()
     inner = collections.Counter()
     total = 0
@@ -30,8 +31,10 @@ def main(path):
             if any("SystemRSASigner" in frame or "TokenSigner" in frame for frame in stack):
                 if any(frame.startswith("RSA_sign") for frame in stack):
                     shares["signature: RSA_sign (the exponentiation)"] += 1
+                elif any(SETUP.match(frame) for frame in stack):
+                    shares["signature: setting up and freeing libcrypto contexts"] += 1
                 else:
-                    shares["signature: the rest (EVP set-up, claims JSON, base64url)"] += 1
+                    shares["signature: the rest (claims JSON, base64url, SHA-256, padding)"] += 1
                 continue
             if any("SelectableEventLoop" in frame for frame in stack):
                 shares["NIO event loops (sockets, HTTP parsing, PostgreSQL protocol)"] += 1
@@ -46,10 +49,12 @@ def main(path):
     print(f"# {total} samples")
     for name, count in shares.most_common():
         print(f"{count / total * 100:6.1f} %  {name}")
+    if summary:
+        return
     print("# innermost Fleetgate frame of samples outside the signature (top 12)")
     for name, count in inner.most_common(12):
         print(f"{count / total * 100:6.1f} %  {name}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[-1], summary="--summary" in sys.argv[1:-1])

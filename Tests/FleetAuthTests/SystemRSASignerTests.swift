@@ -19,4 +19,22 @@ struct SystemRSASignerTests {
             padding: .insecurePKCS1v1_5)
         #expect(valid)
     }
+
+    @Test("signatures made at once on many threads, on reused contexts, are each BoringSSL's bytes")
+    func concurrentSignatures() async throws {
+        let key = try SigningKey.generate()
+        let signer = try #require(key.systemSigner)
+        let results = await withTaskGroup(of: (Int, [UInt8]?).self) { group in
+            for index in 0..<64 {
+                group.addTask { (index, signer.sign(Array("message \(index)".utf8))) }
+            }
+            return await group.reduce(into: [Int: [UInt8]?]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(results.count == 64)
+        for (index, signature) in results {
+            let expected = try key.privateKey.signature(
+                for: SHA256.hash(data: Array("message \(index)".utf8)), padding: .insecurePKCS1v1_5)
+            #expect(signature == Array(expected.rawRepresentation), "message \(index)")
+        }
+    }
 }
