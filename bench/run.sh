@@ -15,6 +15,7 @@
 #   BENCH_PERF=1           also record a 5 s `perf` profile of ingest (batch 10) and provisioning
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 QUICK=${BENCH_QUICK:-0}
@@ -61,7 +62,6 @@ busy_share() {  # "busy0 total0" "busy1 total1" -> busy cores (busy share × npr
   awk -v a="$1" -v b="$2" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ");
     printf "%.2f", (y[1] - x[1]) / (y[2] - x[2]) * n }'
 }
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 now_ns() { date +%s%N; }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -88,14 +88,6 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-wait_ready() {  # url seconds
-  for _ in $(seq $(($2 * 5))); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  echo "not ready after $2 s: $1" >&2
-  return 1
-}
 
 # ---------------------------------------------------------------------------------------------
 step "set-up: packages"
@@ -316,14 +308,20 @@ put bomb_file_json "$(cat "$BENCH_DIR/bomb.json")"
 
 # ---------------------------------------------------------------------------------------------
 # Optional profiles, in runs of their own after the measured ones (perf costs CPU too).
-profile() {  # name pid wrk-args...
-  local name=$1 pid=$2
-  shift 2
+record_profile() {  # data-file pid "perf call-graph options" seconds wrk-args...: perf while wrk loads
+  local data=$1 pid=$2 calls=$3 seconds=$4
+  shift 4
   wrk "$@" >/dev/null &
   local wrk_pid=$!
   sleep 1
-  timeout 30 perf record -F 999 -g -p "$pid" -o "$BENCH_DIR/perf-$name.data" -- sleep 5 >/dev/null 2>&1 || true
+  # shellcheck disable=SC2086 # $calls is several options
+  timeout 30 perf record $calls -p "$pid" -o "$data" -- sleep "$seconds" >/dev/null 2>&1 || true
   wait "$wrk_pid" || true
+}
+profile() {  # name pid wrk-args...
+  local name=$1 pid=$2
+  shift 2
+  record_profile "$BENCH_DIR/perf-$name.data" "$pid" "-F 999 -g" 5 "$@"
   {
     echo "# self time (flat)"
     perf report -i "$BENCH_DIR/perf-$name.data" --no-children --sort dso,symbol --percent-limit 1 --stdio \
@@ -347,13 +345,8 @@ if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
   # Frame-pointer chains stop at libcrypto, so the signature's share needs DWARF unwinding
   # (heavier: 4 s at 499 Hz), on tokens the runs above did not reach.
   sed -n "$((token_pool / 4)),$((token_pool / 2))p" "$BENCH_DIR/refresh-tokens.txt" >"$BENCH_DIR/refresh-tokens-dwarf.txt"
-  TOKENS_FILE="$BENCH_DIR/refresh-tokens-dwarf.txt" WRK_THREADS=2 \
-    wrk -t2 -c32 -d6s -s bench/token.lua "http://127.0.0.1:$PPORT" >/dev/null &
-  wrk_pid=$!
-  sleep 1
-  timeout 30 perf record -F 499 --call-graph dwarf,16384 -p "$PROV_PID" -o "$BENCH_DIR/perf-token-dwarf.data" \
-    -- sleep 4 >/dev/null 2>&1 || true
-  wait "$wrk_pid" || true
+  TOKENS_FILE="$BENCH_DIR/refresh-tokens-dwarf.txt" WRK_THREADS=2 record_profile "$BENCH_DIR/perf-token-dwarf.data" \
+    "$PROV_PID" "-F 499 --call-graph dwarf,16384" 4 -t2 -c32 -d6s -s bench/token.lua "http://127.0.0.1:$PPORT"
   # The floor under any answer of the same server: GET /healthz, no database, no signature.
   c0=$(cpu_ticks "$PROV_PID")
   wrk -t2 -c32 -d5s "http://127.0.0.1:$PPORT/healthz" >"$BENCH_DIR/wrk-healthz.txt"

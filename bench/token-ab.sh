@@ -10,6 +10,7 @@
 # Alternating matters: on a shared machine one 10 s run differs from the next by ±10 %.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [ROUNDS]" >&2; exit 2; }
 OLD=$1 NEW=$2 ROUNDS=${3:-3}
@@ -36,9 +37,7 @@ trap stop EXIT
 start() {  # binary
   "$1" serve --http-port "$PORT" --database-url "$URL" >"$WORK/provisioning.log" 2>&1 &
   server=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && return 0; sleep 0.2; done
-  echo "provisioning did not get ready" >&2
-  exit 1
+  wait_ready "http://127.0.0.1:$PORT/readyz" 20
 }
 
 # Enough devices that no refresh token is presented twice.
@@ -59,7 +58,7 @@ measure() {  # label binary [perf]
   run=$((run + 1))
   start "$2"
   local c0 c1 requests perf_pid=""
-  c0=$(sed 's/.*) //' "/proc/$server/stat" | awk '{print $12 + $13}')
+  c0=$(cpu_ticks "$server")
   if [ "${3:-}" = perf ]; then
     (sleep 2; timeout 30 perf record -F 499 --call-graph dwarf,16384 -p "$server" -o "$WORK/perf.data" -- sleep 4) \
       >/dev/null 2>&1 &
@@ -67,7 +66,7 @@ measure() {  # label binary [perf]
   fi
   TOKENS_FILE="$WORK/run-tokens.txt" WRK_THREADS=2 wrk -t2 -c32 -d${SECONDS_EACH}s -s bench/token.lua \
     "http://127.0.0.1:$PORT" >"$WORK/wrk.txt"
-  c1=$(sed 's/.*) //' "/proc/$server/stat" | awk '{print $12 + $13}')
+  c1=$(cpu_ticks "$server")
   [ -n "$perf_pid" ] && wait "$perf_pid" || true
   stop
   requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")

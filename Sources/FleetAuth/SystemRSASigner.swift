@@ -1,5 +1,4 @@
 import CLibcrypto
-import Crypto
 import Foundation
 import Synchronization
 
@@ -38,10 +37,9 @@ final class SystemRSASigner: @unchecked Sendable {
         EVP_PKEY_free(key)
     }
 
-    /// The signature of `message` (hashed here with SHA-256), or nil if libcrypto fails.
-    func sign(_ message: [UInt8]) -> [UInt8]? {
+    /// The signature of a message whose SHA-256 is `digest`, or nil if libcrypto fails.
+    func sign(digest: [UInt8]) -> [UInt8]? {
         guard let context = idle.withLock({ $0.popLast() })?.pointer ?? prepareContext() else { return nil }
-        let digest = Array(SHA256.hash(data: message))
         var length = Int(EVP_PKEY_get_size(key))
         var signature = [UInt8](repeating: 0, count: length)
         guard EVP_PKEY_sign(context, &signature, &length, digest, digest.count) == 1 else {

@@ -22,10 +22,9 @@ public struct TokenSigner: Sendable {
     /// RS256 is RSASSA-PKCS1-v1_5 with SHA-256 by definition (RFC 7518 §3.3). Both libraries make
     /// the same bytes (the padding is deterministic); the system one is faster where it exists.
     static func signature(of signingInput: [UInt8], with key: SigningKey) throws -> [UInt8] {
-        if let signature = key.systemSigner?.sign(signingInput) { return signature }
-        return Array(
-            try key.privateKey.signature(for: SHA256.hash(data: signingInput), padding: .insecurePKCS1v1_5)
-                .rawRepresentation)
+        let digest = SHA256.hash(data: signingInput)
+        if let signature = key.systemSigner?.sign(digest: Array(digest)) { return signature }
+        return Array(try key.privateKey.signature(for: digest, padding: .insecurePKCS1v1_5).rawRepresentation)
     }
 
     /// The JOSE header. Kids are checked on import (`KeyID.isValid`), but a key stored before that

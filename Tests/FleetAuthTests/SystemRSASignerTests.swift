@@ -11,7 +11,7 @@ struct SystemRSASignerTests {
     func sameBytesAsBoringSSL() throws {
         let key = try SigningKey.generate()
         let message = Array("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkZXYifQ".utf8)
-        let system = try #require(key.systemSigner?.sign(message))
+        let system = try #require(key.systemSigner?.sign(digest: Array(SHA256.hash(data: message))))
         let boring = try key.privateKey.signature(for: SHA256.hash(data: message), padding: .insecurePKCS1v1_5)
         #expect(system == Array(boring.rawRepresentation))
         let valid = key.privateKey.publicKey.isValidSignature(
@@ -26,7 +26,7 @@ struct SystemRSASignerTests {
         let signer = try #require(key.systemSigner)
         let results = await withTaskGroup(of: (Int, [UInt8]?).self) { group in
             for index in 0..<64 {
-                group.addTask { (index, signer.sign(Array("message \(index)".utf8))) }
+                group.addTask { (index, signer.sign(digest: Array(SHA256.hash(data: Array("message \(index)".utf8))))) }
             }
             return await group.reduce(into: [Int: [UInt8]?]()) { $0[$1.0] = $1.1 }
         }
