@@ -19,10 +19,7 @@ public struct BodyReader: Sendable {
     /// Reads the body, refusing at once when Content-Length is over the limit and otherwise stopping
     /// the read as soon as the limit is passed.
     public func read(_ request: inout Request) async throws(FleetError) -> ByteBuffer {
-        let encoding = try Self.encoding(of: request)
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > compressedLimit {
-            throw FleetError(.payloadTooLarge, "body of \(length) bytes exceeds \(compressedLimit) bytes")
-        }
+        let encoding = try admit(request.headers)
         let raw: ByteBuffer
         do {
             raw = try await request.collectBody(upTo: compressedLimit)
@@ -31,6 +28,24 @@ public struct BodyReader: Sendable {
         } catch {
             throw FleetError(.invalidRequest, "the request body could not be read")
         }
+        return try decode(raw, encoding: encoding)
+    }
+
+    /// What can be refused before the body is read: an unknown Content-Encoding, a declared length
+    /// over the limit. Returns the encoding to undo.
+    public func admit(_ headers: HTTPFields) throws(FleetError) -> Encoding {
+        let encoding = try Self.encoding(of: headers)
+        if let length = headers[.contentLength].flatMap(Int.init), length > compressedLimit {
+            throw FleetError(.payloadTooLarge, "body of \(length) bytes exceeds \(compressedLimit) bytes")
+        }
+        return encoding
+    }
+
+    /// The refusal for a body that passed `compressedLimit` while it was read.
+    public var tooLarge: FleetError { FleetError(.payloadTooLarge, "body exceeds \(compressedLimit) bytes") }
+
+    /// Undoes the Content-Encoding of a body read whole, within `inflatedLimit`.
+    public func decode(_ raw: ByteBuffer, encoding: Encoding) throws(FleetError) -> ByteBuffer {
         switch encoding {
         case .identity:
             guard raw.readableBytes <= inflatedLimit else {
@@ -42,10 +57,10 @@ public struct BodyReader: Sendable {
         }
     }
 
-    enum Encoding { case identity, zlib, gzip }
+    public enum Encoding: Sendable { case identity, zlib, gzip }
 
-    static func encoding(of request: Request) throws(FleetError) -> Encoding {
-        let values = request.headers[values: .contentEncoding]
+    static func encoding(of headers: HTTPFields) throws(FleetError) -> Encoding {
+        let values = headers[values: .contentEncoding]
         guard values.count <= 1 else {
             throw FleetError(.unsupportedMediaType, "one Content-Encoding only (deflate, gzip or identity)")
         }

@@ -41,11 +41,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return fleetError(from: translated, request: request, logger: logger)
         }
         switch error {
-        case let error as FleetError where error.code == .internalError:
-            logger.error("internal error", metadata: ["detail": "\(error.detail)"])
-            return FleetError(.internalError, "internal error")
         case let error as FleetError:
-            return error
+            return ProblemResponse.answerable(error, logger: logger)
         case is NIOTooManyBytesError:
             return FleetError(.payloadTooLarge, "body exceeds the size limit")
         case let error as HTTPError:

@@ -2,6 +2,7 @@ import FleetCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// Renders a `FleetError` as an RFC 9457 problem document with the contract's extra headers.
@@ -9,6 +10,12 @@ public enum ProblemResponse {
     public static let contentType = "application/problem+json"
 
     public static func make(_ error: FleetError) -> Response {
+        let (head, body) = parts(error)
+        return Response(status: head.status, headers: head.headerFields, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The answer's head and body, for a responder that writes HTTP parts itself.
+    public static func parts(_ error: FleetError) -> (HTTPResponse, ByteBuffer) {
         var headers = HTTPFields()
         headers[.contentType] = contentType
         headers[.cacheControl] = "no-store"
@@ -35,9 +42,14 @@ public enum ProblemResponse {
         body.writeString(#","status":\#(error.status),"code":"\#(error.code.rawValue)","detail":"#)
         writeJSONString(error.detail, to: &body)
         body.writeString("}")
-        return Response(
-            status: HTTPResponse.Status(code: error.status), headers: headers, body: ResponseBody(byteBuffer: body)
-        )
+        return (HTTPResponse(status: HTTPResponse.Status(code: error.status), headerFields: headers), body)
+    }
+
+    /// The error as it may be answered: an `internal_error`'s detail is for the log only.
+    public static func answerable(_ error: FleetError, logger: Logger) -> FleetError {
+        guard error.code == .internalError else { return error }
+        logger.error("internal error", metadata: ["detail": "\(error.detail)"])
+        return FleetError(.internalError, "internal error")
     }
 
     /// JSON string escaping (RFC 8259 §7).

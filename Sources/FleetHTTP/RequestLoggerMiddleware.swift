@@ -11,19 +11,26 @@ public struct RequestLoggerMiddleware<Context: RequestContext>: RouterMiddleware
     ) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        let elapsed = ContinuousClock.now - start
-        if context.logger.logLevel <= .debug || response.status.code >= 500 {
-            context.logger.log(
-                level: response.status.code >= 500 ? .warning : .debug,
-                "request",
-                metadata: [
-                    "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
-                    "status": "\(response.status.code)",
-                    "ms":
-                        "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
-                ]
-            )
-        }
+        RequestLog.record(
+            method: request.method.rawValue, path: request.uri.path, status: response.status.code,
+            elapsed: ContinuousClock.now - start, logger: context.logger)
         return response
+    }
+}
+
+/// The request line of `RequestLoggerMiddleware`, for a responder outside the router too:
+/// debug level, or a warning for a 5xx answer.
+public enum RequestLog {
+    public static func record(method: String, path: String, status: Int, elapsed: Duration, logger: Logger) {
+        guard logger.logLevel <= .debug || status >= 500 else { return }
+        logger.log(
+            level: status >= 500 ? .warning : .debug,
+            "request",
+            metadata: [
+                "method": "\(method)", "path": "\(path)", "status": "\(status)",
+                "ms":
+                    "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+            ]
+        )
     }
 }

@@ -22,19 +22,14 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let active = cache.active(method: request.method)
-        active.increment()
+        let start = cache.begin(method: request.method)
         do {
             var response = try await next(request, context)
-            let endpoint = RequestMetricsCache.Endpoint(
-                route: context.endpointPath ?? "Unknown", method: request.method, status: response.status)
+            let route = context.endpointPath ?? "Unknown"
             let cache = self.cache
+            let status = response.status
             let record: @Sendable () -> Void = {
-                let metrics = cache.endpoint(endpoint)
-                metrics.requests.increment()
-                metrics.duration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
-                active.decrement()
+                cache.end(start, route: route, status: status)
             }
             if response.body.contentLength != nil {
                 record()
@@ -48,23 +43,46 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
             return response
         } catch {
             let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
-            let metrics = cache.endpoint(
-                .init(route: context.endpointPath ?? "NotFound", method: request.method, status: status))
-            metrics.requests.increment()
-            metrics.errors.increment()
-            active.decrement()
+            cache.end(start, route: context.endpointPath ?? "NotFound", status: status, failed: true)
             throw error
         }
     }
 }
 
 /// The metric objects by method and by (route, method, status), made once: creating them through
-/// the factory on every request would cost a registry lookup each.
-final class RequestMetricsCache: Sendable {
+/// the factory on every request would cost a registry lookup each. Public for a responder outside
+/// the router (ingest's event-loop telemetry path), so its answers are counted under the same names.
+public final class RequestMetricsCache: Sendable {
     let factory: any MetricsFactory
 
-    init(factory: any MetricsFactory) {
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
+    }
+
+    /// A request being answered: counted among the active ones until `end`.
+    public struct Start: Sendable {
+        let method: HTTPRequest.Method
+        let nanoseconds: UInt64
+        let active: Meter
+    }
+
+    public func begin(method: HTTPRequest.Method) -> Start {
+        let start = Start(
+            method: method, nanoseconds: DispatchTime.now().uptimeNanoseconds, active: active(method: method))
+        start.active.increment()
+        return start
+    }
+
+    /// Counts and times the answer; `failed` also counts it in `hb.request.errors` (a thrown error).
+    public func end(_ start: Start, route: String, status: HTTPResponse.Status, failed: Bool = false) {
+        let metrics = endpoint(.init(route: route, method: start.method, status: status))
+        metrics.requests.increment()
+        if failed {
+            metrics.errors.increment()
+        } else {
+            metrics.duration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start.nanoseconds))
+        }
+        start.active.decrement()
     }
 
     struct Endpoint: Hashable, Sendable {

@@ -46,7 +46,7 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
 
     private struct Pending: Sendable {
         let batch: TelemetryBatch
-        let continuation: CheckedContinuation<WriteOutcome, any Error>
+        let completion: @Sendable (Result<WriteOutcome, FleetError>) -> Void
     }
 
     private struct State {
@@ -77,29 +77,30 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
     public var queuedRows: Int { state.withLock { $0.queuedRows } }
 
     public func write(_ batch: TelemetryBatch) async throws(FleetError) -> WriteOutcome {
-        do {
-            return try await withCheckedThrowingContinuation { continuation in
-                let (accepted, worker) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
-                    guard !state.stopping, state.queuedRows + batch.records.count <= configuration.maxQueuedRows else {
-                        return (false, nil)
-                    }
-                    state.queue.append(Pending(batch: batch, continuation: continuation))
-                    state.queuedRows += batch.records.count
-                    return (true, state.idleWorkers.popLast())
-                }
-                guard accepted else {
-                    metrics.rejectedFull.increment()
-                    continuation.resume(throwing: FleetError(.overloaded, "write queue full", retryAfter: 1))
-                    return
-                }
-                metrics.queueDepth.record(queuedRows)
-                worker?.resume()
-            }
-        } catch let error as FleetError {
-            throw error
-        } catch {
-            throw FleetError(.overloaded, "database unavailable; nothing was stored", retryAfter: 1)
+        let result = await withCheckedContinuation { continuation in
+            submit(batch) { continuation.resume(returning: $0) }
         }
+        return try result.get()
+    }
+
+    public func submit(
+        _ batch: TelemetryBatch, completion: @escaping @Sendable (Result<WriteOutcome, FleetError>) -> Void
+    ) {
+        let (accepted, worker) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard !state.stopping, state.queuedRows + batch.records.count <= configuration.maxQueuedRows else {
+                return (false, nil)
+            }
+            state.queue.append(Pending(batch: batch, completion: completion))
+            state.queuedRows += batch.records.count
+            return (true, state.idleWorkers.popLast())
+        }
+        guard accepted else {
+            metrics.rejectedFull.increment()
+            completion(.failure(FleetError(.overloaded, "write queue full", retryAfter: 1)))
+            return
+        }
+        metrics.queueDepth.record(queuedRows)
+        worker?.resume()
     }
 
     public func run() async throws {
@@ -209,14 +210,14 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
                         && claimed.contains(IdempotencyKey(device: pending.batch.deviceID, key: key))
                     if fresh {
                         rows += pending.batch.records.count
-                        pending.continuation.resume(returning: .stored(pending.batch.records.count))
+                        pending.completion(.success(.stored(pending.batch.records.count)))
                     } else {
                         metrics.duplicates.increment()
-                        pending.continuation.resume(returning: .duplicate)
+                        pending.completion(.success(.duplicate))
                     }
                 } else {
                     rows += pending.batch.records.count
-                    pending.continuation.resume(returning: .stored(pending.batch.records.count))
+                    pending.completion(.success(.stored(pending.batch.records.count)))
                 }
             }
             metrics.recordCommit(requests: take.count, rows: rows, duration: ContinuousClock.now - started)
@@ -226,9 +227,8 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
                 "telemetry transaction failed",
                 metadata: ["error": "\(DatabaseErrorSummary.describe(error))", "requests": "\(take.count)"])
             for pending in take {
-                pending.continuation.resume(
-                    throwing: FleetError(.overloaded, "database unavailable; nothing was stored", retryAfter: 1)
-                )
+                pending.completion(
+                    .failure(FleetError(.overloaded, "database unavailable; nothing was stored", retryAfter: 1)))
             }
         }
         metrics.queueDepth.record(queuedRows)

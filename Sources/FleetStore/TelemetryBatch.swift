@@ -25,4 +25,22 @@ public enum WriteOutcome: Sendable, Equatable {
 public protocol TelemetryWriting: Sendable {
     /// Stores the batch whole or not at all; throws `overloaded` when it cannot.
     func write(_ batch: TelemetryBatch) async throws(FleetError) -> WriteOutcome
+
+    /// `write` for a caller that is not a task (the ingest event-loop fast path): `completion` runs
+    /// once, after commit or refusal, on a thread of the writer's choosing.
+    func submit(_ batch: TelemetryBatch, completion: @escaping @Sendable (Result<WriteOutcome, FleetError>) -> Void)
+}
+
+extension TelemetryWriting {
+    public func submit(
+        _ batch: TelemetryBatch, completion: @escaping @Sendable (Result<WriteOutcome, FleetError>) -> Void
+    ) {
+        Task {
+            do throws(FleetError) {
+                completion(.success(try await write(batch)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
 }

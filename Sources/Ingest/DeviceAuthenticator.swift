@@ -15,6 +15,21 @@ struct DeviceAuthenticator: Sendable {
     let metrics: IngestMetrics
 
     func authenticate(authorization: [String]) async throws(FleetError) -> AccessClaims {
+        if let claims = try authenticateWithKnownKeys(authorization: authorization) { return claims }
+        let kid = try verifier.parse(BearerToken.extract(from: authorization)).kid
+        _ = await jwks.refreshForUnknown(kid: kid)
+        guard let claims = try authenticateWithKnownKeys(authorization: authorization, afterRefresh: true) else {
+            throw FleetError(.internalError, "authentication after a key refresh gave no answer")
+        }
+        return claims
+    }
+
+    /// Without suspending: nil when the token names a key this node does not have, and
+    /// `afterRefresh` is false (the caller refreshes the keys, at most once per interval, and asks
+    /// again with `afterRefresh: true`, which answers or throws).
+    func authenticateWithKnownKeys(authorization: [String], afterRefresh: Bool = false) throws(FleetError)
+        -> AccessClaims?
+    {
         let token = try BearerToken.extract(from: authorization)
         let now = Int64(clock.now().timeIntervalSince1970)
         let claims: AccessClaims
@@ -22,12 +37,10 @@ struct DeviceAuthenticator: Sendable {
             metrics.tokenCacheHits.increment()
             claims = cached
         } else {
-            metrics.tokenCacheMisses.increment()
             let parsed = try verifier.parse(token)
-            var keys = jwks.keys
-            if keys[parsed.kid] == nil, await jwks.refreshForUnknown(kid: parsed.kid) {
-                keys = jwks.keys
-            }
+            let keys = jwks.keys
+            if keys[parsed.kid] == nil, !afterRefresh { return nil }
+            metrics.tokenCacheMisses.increment()
             try verifier.checkSignature(parsed, keys: keys)
             try verifier.checkClaims(parsed.claims, now: now)
             claims = parsed.claims

@@ -64,7 +64,7 @@ public func buildIngestApplication(
     let lastSeen = LastSeenRecorder(client: client, logger: logger)
     let partitions = PartitionMaintainer(client: client, retentionDays: configuration.retentionDays, logger: logger)
     let idempotencyCleaner = IdempotencyKeyCleaner(client: client, logger: logger)
-    let route = TelemetryRoute(
+    let ingest = TelemetryIngest(
         authenticator: DeviceAuthenticator(
             verifier: TokenVerifier(
                 rules: VerificationRules(issuer: configuration.issuer, audience: configuration.audience)),
@@ -78,6 +78,10 @@ public func buildIngestApplication(
         writer: writer, lastSeen: lastSeen, clock: clock, inFlight: InFlightLimit(limit: configuration.maxInFlight),
         metrics: metrics
     )
+    let serverName = "fleetgate-ingest"
+    let fastPath = TelemetryChannelHandler.Shared(
+        ingest: ingest, requestMetrics: RequestMetricsCache(), date: HTTPDate(), serverName: serverName,
+        logger: logger)
 
     let translateError: ProblemMiddleware<BasicRequestContext>.Translate = DatabaseUnavailable.fleetError(for:)
     let router = ServiceRouter.make(registry: registry, translateError: translateError) {
@@ -87,16 +91,17 @@ public func buildIngestApplication(
         return ["database": database, "keys": jwks.isLoaded]
     }
     router.add(middleware: RejectionMetricsMiddleware(metrics: metrics, translate: translateError))
-    route.register(on: router)
+    TelemetryRoute(ingest: ingest).register(on: router)
     ServiceRouter.finish(router)
 
     var app = Application(
         router: router,
         server: try ServerBuilder.make(
             certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath,
-            idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
+            idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)),
+            handlers: { [TelemetryChannelHandler(shared: fastPath)] }),
         configuration: .init(
-            address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-ingest"),
+            address: .hostname(configuration.host, port: configuration.port), serverName: serverName),
         services: [
             DatabaseClientService(client, logger: logger), jwks, feed, partitions, idempotencyCleaner, lastSeen, writer,
         ],

@@ -13,7 +13,7 @@ struct MediaTypeTests {
         ]
     )
     func accepted(_ value: String) {
-        #expect(TelemetryRoute.isSenMLOrJSON(value))
+        #expect(TelemetryIngest.isSenMLOrJSON(value))
     }
 
     @Test(
@@ -25,6 +25,6 @@ struct MediaTypeTests {
         ]
     )
     func refused(_ value: String) {
-        #expect(!TelemetryRoute.isSenMLOrJSON(value))
+        #expect(!TelemetryIngest.isSenMLOrJSON(value))
     }
 }

@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+    import Foundation
+    import Glibc
+
+    /// Linux only (Glibc sockets), like `make test`. Several HTTP/1.1 requests written at once on
+    /// one connection (pipelining, which the test client never does), the answers read until the
+    /// server closes the connection and split by their Content-Length.
+    enum RawPipeline {
+        struct Answer {
+            let status: Int
+            let headers: [String: String]
+            let body: String
+        }
+
+        struct Exchange {
+            let answers: [Answer]
+            /// The server closed the connection (read returned 0), as opposed to a read timeout.
+            let closedByServer: Bool
+        }
+
+        struct Failure: Error, CustomStringConvertible {
+            let description: String
+        }
+
+        /// A request with a Content-Length body; `close` adds `Connection: close`.
+        static func request(
+            _ method: String, _ path: String, headers: [String: String] = [:], body: String = "", close: Bool = false
+        ) -> String {
+            var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            for (name, value) in headers { text += "\(name): \(value)\r\n" }
+            if !body.isEmpty || method == "POST" { text += "Content-Length: \(body.utf8.count)\r\n" }
+            if close { text += "Connection: close\r\n" }
+            return text + "\r\n" + body
+        }
+
+        /// `readFor`: how long a read may wait for more before the exchange ends without EOF.
+        static func exchange(port: Int, requests: [String], readFor: Duration = .seconds(15)) async throws
+            -> Exchange
+        {
+            try await Task.detached {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                guard fd >= 0 else { throw Failure(description: "socket() failed") }
+                defer { close(fd) }
+                let (seconds, attoseconds) = readFor.components
+                var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                guard connected == 0 else { throw Failure(description: "connect() failed") }
+                let bytes = Array(requests.joined().utf8)
+                var offset = 0
+                while offset < bytes.count {
+                    let sent = bytes[offset...].withUnsafeBytes {
+                        send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
+                    guard sent > 0 else { throw Failure(description: "send() failed") }
+                    offset += sent
+                }
+                var received = [UInt8]()
+                var buffer = [UInt8](repeating: 0, count: 16 << 10)
+                var closedByServer = false
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    if count == 0 { closedByServer = true }
+                    if count <= 0 { break }
+                    received += buffer[0..<count]
+                }
+                return Exchange(answers: try split(received), closedByServer: closedByServer)
+            }.value
+        }
+
+        private static func split(_ bytes: [UInt8]) throws -> [Answer] {
+            var answers: [Answer] = []
+            var rest = bytes[...]
+            let separator: [UInt8] = [13, 10, 13, 10]
+            while !rest.isEmpty {
+                guard let end = rest.indices.first(where: { rest[$0...].starts(with: separator) }) else {
+                    throw Failure(description: "an answer without the end of its head")
+                }
+                let head = String(decoding: rest[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+                var headers: [String: String] = [:]
+                for line in head.dropFirst() {
+                    guard let colon = line.firstIndex(of: ":") else { continue }
+                    headers[line[..<colon].lowercased()] = line[line.index(after: colon)...]
+                        .trimmingCharacters(in: .whitespaces)
+                }
+                let length = Int(headers["content-length"] ?? "0") ?? 0
+                let bodyStart = end + separator.count
+                guard rest.endIndex - bodyStart >= length else { throw Failure(description: "a truncated body") }
+                let status = head[0].split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+                answers.append(
+                    Answer(
+                        status: status, headers: headers,
+                        body: String(decoding: rest[bodyStart..<(bodyStart + length)], as: UTF8.self)))
+                rest = rest[(bodyStart + length)...]
+            }
+            return answers
+        }
+    }
+#endif
