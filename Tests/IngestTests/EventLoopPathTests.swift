@@ -3,12 +3,54 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Ingest
+import NIOCore
 import Testing
 
 /// `TelemetryChannelHandler` answers posts on the event loop and passes every other request to
 /// the router; these check what that split must not change.
 @Suite("Ingest's event-loop telemetry path")
 struct EventLoopPathTests {
+    @Test("over TLS, posts are answered on the event-loop path and stored")
+    func postOverTLS() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetgate-tls-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let certificate = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1",
+            "-keyout", key, "-out", certificate,
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0, "openssl could not make a self-signed certificate")
+        try await TestStack.run { stack in
+            let token = try await stack.deviceToken("tls-1")
+            var configuration = TestConfigurations.ingest(
+                databaseURL: stack.databaseURL,
+                jwksURL: "http://127.0.0.1:\(stack.provisioning.port!)/.well-known/jwks.json")
+            configuration.tlsCertificatePath = certificate
+            configuration.tlsKeyPath = key
+            try await buildIngestApplication(configuration: configuration).test(.ahc(.https)) { client in
+                var headers: HTTPFields = [.contentType: "application/senml+json"]
+                let refused = try await client.execute(
+                    uri: "/v1/telemetry", method: .post, headers: headers, body: ByteBuffer(string: Packs.three()))
+                #expect(refused.status == .unauthorized)
+                headers[.authorization] = "Bearer \(token)"
+                for _ in 0..<2 {
+                    let response = try await client.execute(
+                        uri: "/v1/telemetry", method: .post, headers: headers, body: ByteBuffer(string: Packs.three()))
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == #"{"accepted":3}"#)
+                }
+            }
+            #expect(try await stack.storedCount(device: "tls-1") == 6)
+        }
+    }
+
     #if canImport(Glibc)  // RawPipeline's sockets; Linux is where `make test` runs
         @Test("pipelined posts and other requests are answered in request order, and each post is stored")
         func pipelinedInOrder() async throws {
