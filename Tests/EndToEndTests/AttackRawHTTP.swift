@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+    import FleetTestSupport
     import Foundation
     import Glibc
     import NIOCore
@@ -23,7 +24,7 @@
         static func chunkedPost(port: Int, head: String, body: ByteBuffer, chunkSize: Int = 64 << 10) async throws
             -> Answer
         {
-            try await Task.detached {
+            try await BlockingThread.run {
                 let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
                 guard fd >= 0 else { throw Failure(description: "socket() failed") }
                 defer { close(fd) }
@@ -75,7 +76,7 @@
                 let head = String(text[..<split.lowerBound])
                 let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
                 return Answer(status: status, head: head, body: String(text[split.upperBound...]))
-            }.value
+            }
         }
     }
 #endif

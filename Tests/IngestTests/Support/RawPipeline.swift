@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+    import FleetTestSupport
     import Foundation
     import Glibc
 
@@ -37,7 +38,7 @@
         static func exchange(port: Int, requests: [String], readFor: Duration = .seconds(15)) async throws
             -> Exchange
         {
-            try await Task.detached {
+            try await BlockingThread.run {
                 let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
                 guard fd >= 0 else { throw Failure(description: "socket() failed") }
                 defer { close(fd) }
@@ -73,7 +74,7 @@
                     received += buffer[0..<count]
                 }
                 return Exchange(answers: try split(received), closedByServer: closedByServer)
-            }.value
+            }
         }
 
         private static func split(_ bytes: [UInt8]) throws -> [Answer] {
