@@ -47,6 +47,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "FleetCore", swiftSettings: swiftSettings),
+        // Concurrency on NIO's threads: an executor that runs tasks on one event loop.
+        .target(
+            name: "FleetNIO", dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings),
         // System zlib, for an inflater that reports truncated streams and stops at a byte limit
         // (compress-nio treats a stream that ends early as success).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -67,7 +71,7 @@ let package = Package(
         .target(
             name: "FleetStore",
             dependencies: [
-                "FleetCore", "FleetAuth",
+                "FleetCore", "FleetAuth", "FleetNIO",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // The error the pool throws once it gives up connecting (DatabaseUnavailable).
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
@@ -131,7 +135,7 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "FleetCore",
+                "FleetCore", "FleetNIO",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -260,7 +264,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "FleetNIO"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

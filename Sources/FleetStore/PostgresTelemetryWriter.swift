@@ -1,6 +1,7 @@
 import CoreMetrics
 import DequeModule
 import FleetCore
+import FleetNIO
 import Logging
 import NIOCore
 import PostgresNIO
@@ -62,9 +63,18 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
     private let metrics: WriterMetrics
     private let state = Mutex(State())
     private let watchdog: TransactionWatchdog
+    private let eventLoops: any EventLoopGroup
 
-    public init(client: PostgresClient, configuration: Configuration, metrics: WriterMetrics, logger: Logger) {
+    /// `eventLoops`: the group `client`'s connections run on. Each worker runs on one of its loops,
+    /// so when its connection lives there too, sending the statement and resuming on the answer
+    /// take no thread hop (`bench/ingest-ab.sh`: one connection, batch 10, p50 0.60 ms against
+    /// 1.03 ms on the cooperative pool).
+    public init(
+        client: PostgresClient, configuration: Configuration, metrics: WriterMetrics, logger: Logger,
+        eventLoops: any EventLoopGroup = PostgresClient.defaultEventLoopGroup
+    ) {
         self.client = client
+        self.eventLoops = eventLoops
         self.configuration = configuration
         // A tenth of the shorter bound, at most a second: a hung transaction or a lease that does not
         // come is answered within 10 % of its bound.
@@ -112,7 +122,8 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
                 group.addTask { await self.watchdog.run() }
                 await withDiscardingTaskGroup { workers in
                     for _ in 0..<max(configuration.connections, 1) {
-                        workers.addTask { await self.workerLoop() }
+                        let executor = EventLoopTaskExecutor(eventLoops.next())
+                        workers.addTask(executorPreference: executor) { await self.workerLoop(executor: executor) }
                     }
                 }
                 group.cancelAll()  // the workers have drained the queue: nothing left to watch
@@ -132,9 +143,9 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         idle.forEach { $0.resume() }
     }
 
-    private func workerLoop() async {
+    private func workerLoop(executor: any TaskExecutor) async {
         while let take = await nextTake() {
-            await commit(take)
+            await commit(take, executor: executor)
         }
     }
 
@@ -177,14 +188,14 @@ public final class PostgresTelemetryWriter: TelemetryWriting, Service {
         }
     }
 
-    private func commit(_ take: [Pending]) async {
+    private func commit(_ take: [Pending], executor: any TaskExecutor) async {
         let started = ContinuousClock.now
         // Within one transaction the first batch with a (device, key) claims it; later ones are repeats.
         let (seen, repeatsInTake) = Self.keys(of: take)
         do {
             let claimed = try await TransactionDeadline<Set<IdempotencyKey>>.run(
                 configuration.transactionTimeout, leaseTimeout: configuration.leaseTimeout, watchdog: watchdog,
-                logger: logger
+                logger: logger, executor: executor
             ) {
                 deadline in
                 try await self.client.withConnection { connection in

@@ -28,6 +28,7 @@ final class TransactionDeadline<Value: Sendable>: Sendable {
     /// late, `attach` refuses the connection and the operation gives it back unused.
     static func run(
         _ timeout: Duration, leaseTimeout: Duration? = nil, watchdog: TransactionWatchdog, logger: Logger,
+        executor: (any TaskExecutor)? = nil,
         _ operation: @escaping @Sendable (TransactionDeadline) async throws -> Value
     ) async throws -> Value {
         let deadline = TransactionDeadline()
@@ -46,7 +47,8 @@ final class TransactionDeadline<Value: Sendable>: Sendable {
         }
         return try await withCheckedThrowingContinuation { continuation in
             deadline.state.withLock { $0.continuation = continuation }
-            Task {
+            // An unstructured task does not inherit the caller's executor preference: pass it on.
+            Task(executorPreference: executor) {
                 let result: Result<Value, any Error>
                 do {
                     result = .success(try await operation(deadline))

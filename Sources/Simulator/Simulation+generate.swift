@@ -1,4 +1,5 @@
 import CompressNIO
+import FleetNIO
 import Foundation
 import NIOCore
 import Synchronization

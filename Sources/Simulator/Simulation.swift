@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CompressNIO
+import FleetNIO
 import Foundation
 import Histogram
 import Logging

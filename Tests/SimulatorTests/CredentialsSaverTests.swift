@@ -1,3 +1,4 @@
+import FleetNIO
 import Foundation
 import Logging
 import NIOCore

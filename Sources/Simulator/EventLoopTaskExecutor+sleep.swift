@@ -1,21 +1,5 @@
+import FleetNIO
 import NIOCore
-
-/// Runs tasks on one NIO event loop. The request tasks of a run prefer it, so a task and the
-/// connection that carries its request share one thread: resuming after an answer is a queue
-/// append on that thread, not a wake-up of a cooperative-pool thread (on one core, each such
-/// hop was a context switch).
-final class EventLoopTaskExecutor: TaskExecutor {
-    let eventLoop: any EventLoop
-
-    init(_ eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-    }
-}
 
 extension EventLoopTaskExecutor {
     /// Sleeps until `deadline` on the loop's own timer. A `ContinuousClock` sleep is a timer on
