@@ -112,5 +112,25 @@ struct EventLoopPathTests {
                 #expect(try await stack.storedCount(device: "pipe-2") == 3)
             }
         }
+
+        @Test("the HTTP decoder keeps Hummingbird's limit of 1 000 header fields")
+        func headerFieldCount() async throws {
+            try await TestStack.run { stack in
+                let token = try await stack.deviceToken("pipe-3")
+                func post(fields: Int) -> String {
+                    var headers = ["Content-Type": "application/senml+json", "Authorization": "Bearer \(token)"]
+                    // With Host, Content-Length and Connection, `fields` in all.
+                    for index in 0..<(fields - headers.count - 3) { headers["X-Filler-\(index)"] = "1" }
+                    return RawPipeline.request(
+                        "POST", "/v1/telemetry", headers: headers, body: Packs.records(1), close: true)
+                }
+                let port = stack.ingest.port!
+                let within = try await RawPipeline.exchange(port: port, requests: [post(fields: 1_000)])
+                #expect(within.answers.map(\.status) == [200])
+                let over = try await RawPipeline.exchange(port: port, requests: [post(fields: 1_002)])
+                #expect(over.answers.map(\.status) == [400])
+                #expect(try await stack.storedCount(device: "pipe-3") == 1)
+            }
+        }
     #endif
 }
