@@ -39,22 +39,8 @@
             -> Exchange
         {
             try await BlockingThread.run {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                guard fd >= 0 else { throw Failure(description: "socket() failed") }
+                let fd = try LoopbackSocket.connect(port: port, readTimeout: readFor)
                 defer { close(fd) }
-                let (seconds, attoseconds) = readFor.components
-                var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                let connected = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-                guard connected == 0 else { throw Failure(description: "connect() failed") }
                 let bytes = Array(requests.joined().utf8)
                 var offset = 0
                 while offset < bytes.count {
