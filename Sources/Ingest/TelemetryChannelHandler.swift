@@ -73,7 +73,10 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if phase == .answering {
+        // After an answer with `Connection: close` nothing more is read (Hummingbird stops too).
+        guard !closed else { return }
+        // Behind parts still held, so that order is kept until `handleHeld` has run.
+        if phase == .answering || !held.isEmpty {
             held.append(part)
         } else {
             handle(part, context: context)
@@ -205,13 +208,19 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         if post.closeAfter {
+            closed = true
+            held.removeAll()
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
             return
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        handleHeld(context: context)
+        // On the next loop tick, not nested: an answer given at once inside `handleHeld` would
+        // otherwise recurse once per held request.
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.execute { handler.value.handleHeld(context: bound.value) }
     }
 
     private func settle(_ post: Post, status: HTTPResponse.Status) {
@@ -222,8 +231,9 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private func handleHeld(context: ChannelHandlerContext) {
+        guard !closed else { return }
         guard !held.isEmpty else {
-            if readHeld {
+            if readHeld, context.channel.isWritable {
                 readHeld = false
                 context.read()
             }
@@ -234,18 +244,28 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         // The parts passed on arrived in an earlier read; the async channel delivers on read-complete.
         context.fireChannelReadComplete()
-        if phase != .answering, readHeld {
+        if phase != .answering, readHeld, context.channel.isWritable {
             readHeld = false
             context.read()
         }
     }
 
+    /// Reading waits while a post is with the writer, and while the client does not read its
+    /// answers (the channel is not writable): refusals answered at once must not pile up unread.
     func read(context: ChannelHandlerContext) {
-        if phase == .answering {
+        if phase == .answering || !context.channel.isWritable {
             readHeld = true
         } else {
             context.read()
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, phase != .answering, held.isEmpty, readHeld {
+            readHeld = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -132,5 +132,27 @@ struct EventLoopPathTests {
                 #expect(try await stack.storedCount(device: "pipe-3") == 1)
             }
         }
+
+        // Here the answer's flush completes at once and the close ends the read cycle; the
+        // handler's own stop (`closed`) covers an answer whose flush is delayed, which this test
+        // does not reproduce (it passes with that stop removed).
+        @Test("nothing pipelined after a post with Connection: close is read or stored")
+        func nothingAfterClose() async throws {
+            try await TestStack.run { stack in
+                let token = try await stack.deviceToken("pipe-4")
+                let headers = ["Content-Type": "application/senml+json", "Authorization": "Bearer \(token)"]
+                let exchange = try await RawPipeline.exchange(
+                    port: stack.ingest.port!,
+                    requests: [
+                        RawPipeline.request(
+                            "POST", "/v1/telemetry", headers: ["Content-Type": "application/senml+json"],
+                            body: Packs.records(1), close: true),
+                        RawPipeline.request("POST", "/v1/telemetry", headers: headers, body: Packs.records(2)),
+                    ])
+                #expect(exchange.answers.map(\.status) == [401])
+                #expect(exchange.closedByServer)
+                #expect(try await stack.storedCount(device: "pipe-4") == 0)
+            }
+        }
     #endif
 }
