@@ -16,19 +16,16 @@ public struct BodyReader: Sendable {
         self.inflatedLimit = inflatedLimit
     }
 
-    /// Reads the body, refusing at once when Content-Length is over the limit and otherwise stopping
-    /// the read as soon as the limit is passed.
-    public func read(_ request: inout Request) async throws(FleetError) -> ByteBuffer {
-        let encoding = try admit(request.headers)
-        let raw: ByteBuffer
+    /// Reads a router request's body whole, stopping as soon as it passes `compressedLimit`. Call
+    /// `admit` on the head first; `decode` undoes the encoding.
+    public func collect(_ request: Request) async throws(FleetError) -> ByteBuffer {
         do {
-            raw = try await request.collectBody(upTo: compressedLimit)
+            return try await request.body.collect(upTo: compressedLimit)
         } catch is NIOTooManyBytesError {
-            throw FleetError(.payloadTooLarge, "body exceeds \(compressedLimit) bytes")
+            throw tooLarge
         } catch {
             throw FleetError(.invalidRequest, "the request body could not be read")
         }
-        return try decode(raw, encoding: encoding)
     }
 
     /// What can be refused before the body is read: an unknown Content-Encoding, a declared length

@@ -174,9 +174,7 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
             Task {
                 let answer: Result<String, FleetError>
                 do throws(FleetError) {
-                    let admission = try await ingest.admitRefreshingKeys(post.headers)
-                    let outcome = try await ingest.writer.write(try ingest.batch(admission, body: body))
-                    answer = .success(ingest.answer(outcome, device: admission.device))
+                    answer = .success(try await ingest.commit(ingest.admitRefreshingKeys(post.headers), body: body))
                 } catch {
                     answer = .failure(error)
                 }
@@ -233,10 +231,7 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func handleHeld(context: ChannelHandlerContext) {
         guard !closed else { return }
         guard !held.isEmpty else {
-            if readHeld, context.channel.isWritable {
-                readHeld = false
-                context.read()
-            }
+            resumeReading(context: context)
             return
         }
         while phase != .answering, let part = held.popFirst() {
@@ -244,10 +239,14 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         // The parts passed on arrived in an earlier read; the async channel delivers on read-complete.
         context.fireChannelReadComplete()
-        if phase != .answering, readHeld, context.channel.isWritable {
-            readHeld = false
-            context.read()
-        }
+        resumeReading(context: context)
+    }
+
+    /// The read held back by `read(context:)`, once neither reason to hold it stands.
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard readHeld, phase != .answering, context.channel.isWritable else { return }
+        readHeld = false
+        context.read()
     }
 
     /// Reading waits while a post is with the writer, and while the client does not read its
@@ -261,10 +260,7 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, phase != .answering, held.isEmpty, readHeld {
-            readHeld = false
-            context.read()
-        }
+        resumeReading(context: context)
         context.fireChannelWritabilityChanged()
     }
 

@@ -63,6 +63,11 @@ struct TelemetryIngest: Sendable {
         return TelemetryBatch(deviceID: admission.device, idempotencyKey: admission.idempotencyKey, records: resolved)
     }
 
+    /// For a caller that may suspend: the batch, committed, as the answer's JSON.
+    func commit(_ admission: Admission, body: ByteBuffer) async throws(FleetError) -> String {
+        answer(try await writer.write(try batch(admission, body: body)), device: admission.device)
+    }
+
     /// The answer's JSON once the writer has committed (or recognised a repeat).
     func answer(_ outcome: WriteOutcome, device: String) -> String {
         lastSeen?.record(device)

@@ -1,6 +1,5 @@
 import FleetCore
 import FleetHTTP
-import FleetStore
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -25,18 +24,8 @@ struct TelemetryRoute: Sendable {
         } else {
             admission = try await ingest.admitRefreshingKeys(request.headers)
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: ingest.bodyReader.compressedLimit)
-        } catch is NIOTooManyBytesError {
-            throw ingest.bodyReader.tooLarge
-        } catch {
-            throw FleetError(.invalidRequest, "the request body could not be read")
-        }
-        let batch = try ingest.batch(admission, body: body)
-        let outcome = try await ingest.writer.write(batch)
+        let json = try await ingest.commit(admission, body: try await ingest.bodyReader.collect(request))
         return Response(
-            status: .ok, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: ingest.answer(outcome, device: batch.deviceID))))
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 }
