@@ -79,9 +79,9 @@ public func buildIngestApplication(
         metrics: metrics
     )
     let serverName = "fleetgate-ingest"
-    let fastPath = TelemetryChannelHandler.Shared(
-        ingest: ingest, requestMetrics: RequestMetricsCache(), date: HTTPDate(), serverName: serverName,
-        logger: logger)
+    let fastPath = FastPathShared(
+        requestMetrics: RequestMetricsCache(), date: HTTPDate(), serverName: serverName, logger: logger)
+    let telemetryFastPath = TelemetryFastPath(ingest: ingest)
 
     let translateError: ProblemMiddleware<BasicRequestContext>.Translate = DatabaseUnavailable.fleetError(for:)
     let router = ServiceRouter.make(registry: registry, translateError: translateError) {
@@ -99,7 +99,7 @@ public func buildIngestApplication(
         server: try ServerBuilder.make(
             certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath,
             idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)),
-            handlers: { [TelemetryChannelHandler(shared: fastPath)] }),
+            handlers: { [FastPathHandler(route: telemetryFastPath, shared: fastPath)] }),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: serverName),
         services: [

@@ -8,7 +8,7 @@ import HTTPTypes
 import NIOCore
 
 /// The steps of `POST /v1/telemetry` (ARCHITECTURE.md, "The ingest hot path"), in the contract's
-/// order, for both responders: `TelemetryChannelHandler` on the event loop, and `TelemetryRoute`
+/// order, for both responders: `TelemetryFastPath` on the event loop, and `TelemetryRoute`
 /// in the router for a post the handler passes on. Authenticate (cache, no database), rate-limit,
 /// check the head, then read and inflate within limits, decode and resolve SenML, hand the batch to
 /// the group-commit writer and answer only after commit.

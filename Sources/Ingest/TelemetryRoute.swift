@@ -4,7 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// `POST /v1/telemetry` in the router. Most posts never get here: `TelemetryChannelHandler`
+/// `POST /v1/telemetry` in the router. Most posts never get here: `TelemetryFastPath`
 /// answers them on the event loop. It passes a post on when it cannot answer in order, that is,
 /// when a client pipelines the post behind a request the router is still answering.
 struct TelemetryRoute: Sendable {

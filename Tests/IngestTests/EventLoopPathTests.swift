@@ -6,7 +6,7 @@ import Ingest
 import NIOCore
 import Testing
 
-/// `TelemetryChannelHandler` answers posts on the event loop and passes every other request to
+/// `TelemetryFastPath` (through `FastPathHandler`) answers posts on the event loop and passes every other request to
 /// the router; these check what that split must not change.
 @Suite("Ingest's event-loop telemetry path")
 struct EventLoopPathTests {

@@ -1,47 +1,50 @@
 import FleetCore
-import FleetHTTP
-import FleetStore
 import HTTPTypes
 import Logging
 import NIOCore
 import NIOHTTPTypes
 
-/// Answers `POST /v1/telemetry` on the connection's event loop: the head's checks, the body, SenML
-/// and the hand-over to the group-commit writer run here, and the writer's completion comes back to
-/// this loop to write the answer. Through the router the same post took three task hops (the
-/// connection's request loop, the handler, the writer's resumption) and Hummingbird's per-request
-/// async plumbing; `perf` put about half of ingest's CPU there at batch 1 (BENCHMARKS.md).
+/// What the fast-path handlers of every connection of one server share.
+public struct FastPathShared: Sendable {
+    let requestMetrics: RequestMetricsCache
+    let date: HTTPDate
+    let serverName: String
+    let logger: Logger
+
+    public init(requestMetrics: RequestMetricsCache, date: HTTPDate, serverName: String, logger: Logger) {
+        self.requestMetrics = requestMetrics
+        self.date = date
+        self.serverName = serverName
+        self.logger = logger
+    }
+}
+
+/// Answers `POST Route.path` on the connection's event loop (see `FastPathRoute`), placed after
+/// Hummingbird's connection-state handler (`HTTP1FastPathChannel`). Through the router the same
+/// request took task hops (the connection's request loop, the handler, each resumption) and
+/// Hummingbird's per-request async plumbing; `perf` put about half of ingest's CPU there at
+/// batch 1 (BENCHMARKS.md).
 ///
 /// Every other request goes on to the router unchanged. Answers leave in request order (HTTP/1.1
-/// pipelining): a post that arrives while the router still owes an answer goes to the router too
-/// (`TelemetryRoute`, the same steps), and parts that arrive while a post of ours is with the
-/// writer wait here, with reading paused, until its answer is written.
-final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+/// pipelining): a request for the route that arrives while the router still owes an answer goes to
+/// the router too (which must then serve the route as well), and parts that arrive while one of
+/// ours is being answered wait here, with reading paused, until its answer is written.
+public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPRequestPart
+    public typealias InboundOut = HTTPRequestPart
+    public typealias OutboundIn = HTTPResponsePart
+    public typealias OutboundOut = HTTPResponsePart
 
-    static let path = "/v1/telemetry"
-
-    /// What the handlers of every connection share.
-    struct Shared: Sendable {
-        let ingest: TelemetryIngest
-        let requestMetrics: RequestMetricsCache
-        let date: HTTPDate
-        let serverName: String
-        let logger: Logger
-    }
-
-    private let shared: Shared
+    private let route: Route
+    private let shared: FastPathShared
 
     private enum Phase {
         case idle
         /// A request's parts are going on to the router.
         case passing
-        /// Our post's body is arriving.
+        /// Our request's body is arriving.
         case reading
-        /// Our post is with the writer (or a key refresh); later parts are held.
+        /// Our request is being answered; later parts are held.
         case answering
     }
 
@@ -53,25 +56,20 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var readHeld = false
     private var closed = false
 
-    /// A post being read or answered.
+    /// A request of ours being read or answered.
     private struct Post: Sendable {
-        let headers: HTTPFields
         let started: ContinuousClock.Instant
         let metrics: RequestMetricsCache.Start
         let closeAfter: Bool
-        var enteredInFlight = false
-        /// Nil, with no failure, when the token's key must be fetched first.
-        var admission: TelemetryIngest.Admission?
-        /// The refusal decided so far; the rest of the body is then read and dropped.
-        var failure: FleetError?
-        var body: ByteBuffer?
+        var exchange: Route.Exchange
     }
 
-    init(shared: Shared) {
+    public init(route: Route, shared: FastPathShared) {
+        self.route = route
         self.shared = shared
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         // After an answer with `Connection: close` nothing more is read (Hummingbird stops too).
         guard !closed else { return }
@@ -86,7 +84,7 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
-            if phase == .idle, routerAnswersOwed == 0, head.method == .post, Self.isTelemetry(head.path) {
+            if phase == .idle, routerAnswersOwed == 0, head.method == .post, Self.isRoute(head.path) {
                 post = begin(head)
                 phase = .reading
             } else {
@@ -111,90 +109,55 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    static func isTelemetry(_ target: String?) -> Bool {
+    static func isRoute(_ target: String?) -> Bool {
         guard let target else { return false }
-        if let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return target[..<query] == path }
-        return target == path
+        if let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return target[..<query] == Route.path }
+        return target == Route.path
     }
 
     private func begin(_ head: HTTPRequest) -> Post {
-        var post = Post(
-            headers: head.headerFields, started: .now, metrics: shared.requestMetrics.begin(method: .post),
+        Post(
+            started: .now, metrics: shared.requestMetrics.begin(method: .post),
             closeAfter: head.headerFields[values: .connection].contains {
                 HeaderValue.equals(HeaderValue.trimmed($0), lowercase: "close")
-            })
-        do throws(FleetError) {
-            try shared.ingest.inFlight.enter()
-            post.enteredInFlight = true
-            post.admission = try shared.ingest.admit(head.headerFields)
-        } catch {
-            post.failure = error
-        }
-        return post
+            },
+            exchange: route.begin(head))
     }
 
     private func append(_ buffer: ByteBuffer) {
-        guard post?.failure == nil else { return }
-        if post?.body == nil {
-            post?.body = buffer
-        } else {
-            post?.body?.writeImmutableBuffer(buffer)
-        }
-        if let size = post?.body?.readableBytes, size > shared.ingest.bodyReader.compressedLimit {
-            post?.failure = shared.ingest.bodyReader.tooLarge
-            post?.body = nil
-        }
+        guard post != nil else { return }
+        route.append(buffer, to: &post!.exchange)
     }
 
     private func respond(context: ChannelHandlerContext) {
         guard let post else { return }
         self.post = nil
-        if let failure = post.failure {
-            answer(post, .failure(failure), context: context)
-            return
-        }
-        let ingest = shared.ingest
-        let body = post.body ?? ByteBuffer()
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let context = NIOLoopBound(context, eventLoop: loop)
-        if let admission = post.admission {
-            let batch: TelemetryBatch
-            do throws(FleetError) {
-                batch = try ingest.batch(admission, body: body)
-            } catch {
-                answer(post, .failure(error), context: context.value)
-                return
-            }
-            ingest.writer.submit(batch) { result in
-                let answer = result.map { ingest.answer($0, device: admission.device) }
-                loop.execute { handler.value.answer(post, answer, context: context.value) }
-            }
-        } else {
-            Task {
-                let answer: Result<String, FleetError>
-                do throws(FleetError) {
-                    answer = .success(try await ingest.commit(ingest.admitRefreshingKeys(post.headers), body: body))
-                } catch {
-                    answer = .failure(error)
-                }
-                loop.execute { handler.value.answer(post, answer, context: context.value) }
+        route.respond(post.exchange, on: loop) { result in
+            if loop.inEventLoop {
+                handler.value.answer(post, result, context: context.value)
+            } else {
+                loop.execute { handler.value.answer(post, result, context: context.value) }
             }
         }
     }
 
     /// Writes the answer (unless the connection is gone), settles the post's accounts, then
     /// handles what was held meanwhile.
-    private func answer(_ post: Post, _ result: Result<String, FleetError>, context: ChannelHandlerContext) {
+    private func answer(
+        _ post: Post, _ result: Result<FastPathAnswer, FleetError>, context: ChannelHandlerContext
+    ) {
         var head: HTTPResponse
         let body: ByteBuffer
         switch result {
-        case .success(let json):
-            head = HTTPResponse(status: .ok, headerFields: [.contentType: "application/json"])
-            body = ByteBuffer(string: json)
+        case .success(let answer):
+            head = HTTPResponse(status: .ok, headerFields: answer.headers)
+            body = answer.body
         case .failure(let error):
             let error = ProblemResponse.answerable(error, logger: shared.logger)
-            shared.ingest.metrics.rejected(error.code)
+            route.refused(error)
             (head, body) = ProblemResponse.parts(error)
         }
         head.headerFields[.contentLength] = String(body.readableBytes)
@@ -222,10 +185,10 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private func settle(_ post: Post, status: HTTPResponse.Status) {
-        if post.enteredInFlight { shared.ingest.inFlight.leave() }
-        shared.requestMetrics.end(post.metrics, route: Self.path, status: status)
+        route.finish(post.exchange)
+        shared.requestMetrics.end(post.metrics, route: Route.path, status: status)
         RequestLog.record(
-            method: "POST", path: Self.path, status: status.code, elapsed: .now - post.started, logger: shared.logger)
+            method: "POST", path: Route.path, status: status.code, elapsed: .now - post.started, logger: shared.logger)
     }
 
     private func handleHeld(context: ChannelHandlerContext) {
@@ -249,9 +212,9 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.read()
     }
 
-    /// Reading waits while a post is with the writer, and while the client does not read its
+    /// Reading waits while a request of ours is being answered, and while the client does not read its
     /// answers (the channel is not writable): refusals answered at once must not pile up unread.
-    func read(context: ChannelHandlerContext) {
+    public func read(context: ChannelHandlerContext) {
         if phase == .answering || !context.channel.isWritable {
             readHeld = true
         } else {
@@ -259,28 +222,28 @@ final class TelemetryChannelHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
         resumeReading(context: context)
         context.fireChannelWritabilityChanged()
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // max: Hummingbird's answer to a parse error ends a request that never reached it.
         if case .end = unwrapOutboundIn(data) { routerAnswersOwed = max(routerAnswersOwed - 1, 0) }
         context.write(data, promise: promise)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         closeDown()
         context.fireChannelInactive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    public func handlerRemoved(context: ChannelHandlerContext) {
         closeDown()
     }
 
-    /// A post whose body never finished arriving is settled here; one with the writer is settled
-    /// when the writer answers (its batch may still commit).
+    /// A request whose body never finished arriving is settled here; one being answered is settled
+    /// when its answer comes (its work, a batch with the writer say, may still complete).
     private func closeDown() {
         closed = true
         held.removeAll()
