@@ -265,6 +265,17 @@ public struct DeviceRepository: Sendable {
             PendingExchange(presentedHash: presentedHash, newHash: newHash, now: now, grace: grace))
     }
 
+    /// The same exchange for a caller that does not suspend: `completion` runs once, on a thread
+    /// of the batch that ran it, so it should hand real work (a signature) to a thread of its own.
+    public func exchange(
+        presentedHash: [UInt8], newHash: [UInt8], now: Date, grace: TimeInterval,
+        completion: @escaping @Sendable (Result<RefreshExchange, any Error>) -> Void
+    ) {
+        exchanges.submit(
+            PendingExchange(presentedHash: presentedHash, newHash: newHash, now: now, grace: grace),
+            completion: completion)
+    }
+
     struct PendingExchange: Sendable {
         let presentedHash: [UInt8]
         let newHash: [UInt8]

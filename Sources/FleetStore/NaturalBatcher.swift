@@ -8,9 +8,11 @@ import Synchronization
 final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
     typealias Run = @Sendable ([Item]) async throws -> [Answer]
 
+    typealias Completion = @Sendable (Result<Answer, any Error>) -> Void
+
     private struct Waiting: Sendable {
         let item: Item
-        let continuation: CheckedContinuation<Answer, any Error>
+        let completion: Completion
     }
 
     private struct State {
@@ -33,14 +35,20 @@ final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
 
     func submit(_ item: Item) async throws -> Answer {
         try await withCheckedThrowingContinuation { continuation in
-            let opensLane = state.withLock { state in
-                state.queue.append(Waiting(item: item, continuation: continuation))
-                guard state.running < lanes else { return false }
-                state.running += 1
-                return true
-            }
-            if opensLane { Task { await self.drain() } }
+            submit(item) { continuation.resume(with: $0) }
         }
+    }
+
+    /// For a caller that does not suspend (an event-loop handler): `completion` runs once, on the
+    /// lane's thread, when the item's batch has run.
+    func submit(_ item: Item, completion: @escaping Completion) {
+        let opensLane = state.withLock { state in
+            state.queue.append(Waiting(item: item, completion: completion))
+            guard state.running < lanes else { return false }
+            state.running += 1
+            return true
+        }
+        if opensLane { Task { await self.drain() } }
     }
 
     /// One lane: batches until the queue is empty.
@@ -58,9 +66,9 @@ final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
             do {
                 let answers = try await run(take.map(\.item))
                 precondition(answers.count == take.count, "a batch must answer every item")
-                for (waiting, answer) in zip(take, answers) { waiting.continuation.resume(returning: answer) }
+                for (waiting, answer) in zip(take, answers) { waiting.completion(.success(answer)) }
             } catch {
-                for waiting in take { waiting.continuation.resume(throwing: error) }
+                for waiting in take { waiting.completion(.failure(error)) }
             }
         }
     }

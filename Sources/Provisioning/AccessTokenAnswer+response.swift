@@ -8,6 +8,12 @@ extension AccessTokenAnswer {
     /// order `JSONResponse` (sorted, snake_case) would write them: every issued token is one of
     /// these, and JSONEncoder cost more than the rest of the answer together.
     func response() -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: json()))
+    }
+
+    func json() -> ByteBuffer {
         var json: [UInt8] = []
         json.reserveCapacity(accessToken.utf8.count + 128)
         json.append(contentsOf: #"{"access_token":"#.utf8)
@@ -20,9 +26,6 @@ extension AccessTokenAnswer {
         json.append(contentsOf: #","token_type":"#.utf8)
         JSONStringWriter.append(tokenType, to: &json)
         json.append(UInt8(ascii: "}"))
-        return Response(
-            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: json))
-        )
+        return ByteBuffer(bytes: json)
     }
 }

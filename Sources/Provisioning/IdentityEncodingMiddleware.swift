@@ -9,7 +9,15 @@ struct IdentityEncodingMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        for value in request.headers[values: .contentEncoding] {
+        try IdentityEncoding.check(request.headers[values: .contentEncoding])
+        return try await next(request, context)
+    }
+}
+
+enum IdentityEncoding {
+    /// Refuses any `Content-Encoding` value but `identity`.
+    static func check(_ values: [String]) throws(FleetError) {
+        for value in values {
             for coding in value.split(separator: ",") {
                 let name = HeaderValue.trimmed(String(coding))
                 guard HeaderValue.equals(name, lowercase: "identity") else {
@@ -18,6 +26,5 @@ struct IdentityEncodingMiddleware<Context: RequestContext>: RouterMiddleware {
                 }
             }
         }
-        return try await next(request, context)
     }
 }

@@ -137,6 +137,15 @@ public final class KeyRing: Sendable {
     }
 
     func currentKey() async throws -> SigningKey { try await fresh().current }
+    /// The current key without suspending, or nil when the ring is due to be re-read (then
+    /// `currentKey()` reads it).
+    func currentKeyIfFresh() -> SigningKey? {
+        let now = clock.now()
+        return snapshot.withLock { snap in
+            guard let snap, now.timeIntervalSince(snap.loadedAt) < refreshInterval else { return nil }
+            return snap.current
+        }
+    }
     func published() async throws -> JWKSDocument { try await fresh().published }
     func verificationKeys() async throws -> PublicKeySet { try await fresh().verification }
 

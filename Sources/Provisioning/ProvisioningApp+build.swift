@@ -41,16 +41,22 @@ public func buildProvisioningApplication(
     let verifier = TokenVerifier(
         rules: VerificationRules(issuer: configuration.issuer, audience: TokenNames.adminAudience))
     let devices = DeviceRepository(client: client, logger: logger, leaseTimeout: leaseTimeout)
+    let issuer = TokenIssuer(
+        keyRing: keyRing, issuer: configuration.issuer, deviceLifetime: configuration.deviceTokenLifetime,
+        operatorLifetime: configuration.operatorTokenLifetime, clock: clock
+    )
+    let tokens = TokenRefresh(
+        devices: devices, issuer: issuer, metrics: metrics, clock: clock,
+        grace: TimeInterval(configuration.refreshGraceSeconds), deviceLifetime: configuration.deviceTokenLifetime,
+        logger: logger)
     let routes = ProvisioningRoutes(
         configuration: configuration,
         operators: PostgresOperatorRepository(client: client, logger: logger, leaseTimeout: leaseTimeout),
         devices: devices,
         telemetry: TelemetryReader(client: client, logger: logger, leaseTimeout: leaseTimeout),
         keyRing: keyRing,
-        issuer: TokenIssuer(
-            keyRing: keyRing, issuer: configuration.issuer, deviceLifetime: configuration.deviceTokenLifetime,
-            operatorLifetime: configuration.operatorTokenLifetime, clock: clock
-        ),
+        issuer: issuer,
+        tokens: tokens,
         authenticator: OperatorAuthenticator(keyRing: keyRing, verifier: verifier, clock: clock),
         throttle: LoginThrottle(
             maxFailures: configuration.loginMaxFailures, window: TimeInterval(configuration.loginLockoutSeconds)),
@@ -69,13 +75,18 @@ public func buildProvisioningApplication(
     routes.register(on: router)
     ServiceRouter.finish(router)
 
+    let serverName = "fleetgate-provisioning"
+    let fastPath = FastPathShared(
+        requestMetrics: RequestMetricsCache(), date: HTTPDate(), serverName: serverName, logger: logger)
+    let tokenFastPath = TokenFastPath(tokens: tokens, keyRing: keyRing, logger: logger)
     var app = Application(
         router: router,
         server: try ServerBuilder.make(
             certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath,
-            idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
+            idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)),
+            handlers: { [FastPathHandler(route: tokenFastPath, shared: fastPath)] }),
         configuration: .init(
-            address: .hostname(configuration.host, port: configuration.port), serverName: "fleetgate-provisioning"),
+            address: .hostname(configuration.host, port: configuration.port), serverName: serverName),
         services: [DatabaseClientService(client, logger: logger), TransactionWatchdogService(devices.watchdog)],
         logger: logger
     )

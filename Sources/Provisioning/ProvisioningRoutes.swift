@@ -19,6 +19,7 @@ struct ProvisioningRoutes: Sendable {
     let telemetry: TelemetryReader
     let keyRing: KeyRing
     let issuer: TokenIssuer
+    let tokens: TokenRefresh
     let authenticator: OperatorAuthenticator
     let throttle: LoginThrottle
     let metrics: ProvisioningMetrics
@@ -126,34 +127,18 @@ struct ProvisioningRoutes: Sendable {
 
     // MARK: device tokens
 
+    /// Most token requests never get here: `TokenFastPath` answers them on the event loop. It
+    /// passes one on when it cannot answer in order (pipelined behind a request the router owes).
     @Sendable func refresh(_ request: Request, context: BasicRequestContext) async throws -> Response {
         var request = request
-        let presented = try await RefreshForm.read(&request)
-        let newToken = RefreshToken.generate()
-        let outcome = try await devices.exchange(
-            presentedHash: RefreshToken.hash(presented), newHash: RefreshToken.hash(newToken), now: clock.now(),
-            grace: TimeInterval(configuration.refreshGraceSeconds)
-        )
-        switch outcome {
-        case .rotated(let device), .retried(let device):
-            metrics.deviceTokensIssued.increment()
-            let access = try await issuer.deviceToken(
-                device: device.id, fleet: device.fleet, notBefore: device.revokedBefore)
-            return AccessTokenAnswer(
-                accessToken: access, expiresIn: configuration.deviceTokenLifetime, refreshToken: newToken
-            ).response()
-        case .reused(let deviceID):
-            metrics.refreshReuse.increment()
-            context.logger.warning(
-                "refresh token reused; device's refresh tokens revoked", metadata: ["device_id": "\(deviceID)"])
-            throw FleetError(
-                .refreshTokenReused,
-                "this refresh token was already exchanged; all refresh tokens of the device are revoked")
-        case .deviceRevoked:
-            throw FleetError(.tokenRevoked, "the device is revoked")
-        case .invalid:
-            throw FleetError(.invalidRefreshToken, "unknown or revoked refresh token")
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: RefreshForm.limit)
+        } catch {
+            throw RefreshForm.tooLarge
         }
+        let exchange = try tokens.exchange(body: body, contentType: request.headers[.contentType])
+        return try await tokens.answer(try await tokens.run(exchange), exchange).response()
     }
 
     // MARK: devices

@@ -1,23 +1,16 @@
-import CoreMetrics
-import FleetAuth
 import FleetCore
-import FleetHTTP
 import Foundation
-import HTTPTypes
-import Hummingbird
-import Logging
 import NIOCore
 
 /// Reads `grant_type=refresh_token&refresh_token=…` as form data (RFC 6749 §6) or JSON.
 enum RefreshForm {
-    static func read(_ request: inout Request) async throws -> String {
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: 8 * 1024)
-        } catch {
-            throw FleetError(.payloadTooLarge, "body exceeds 8 KiB")
-        }
-        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+    /// The largest body read.
+    static let limit = 8 * 1024
+    static let tooLarge = FleetError(.payloadTooLarge, "body exceeds 8 KiB")
+
+    /// The refresh token of a whole body.
+    static func parse(_ body: ByteBuffer, contentType: String?) throws(FleetError) -> String {
+        let contentType = contentType?.lowercased() ?? ""
         var grantType: String?
         var token: String?
         if contentType.hasPrefix("application/x-www-form-urlencoded") {

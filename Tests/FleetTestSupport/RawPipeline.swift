@@ -1,30 +1,29 @@
 #if canImport(Glibc)
-    import FleetTestSupport
     import Foundation
     import Glibc
 
     /// Linux only (Glibc sockets), like `make test`. Several HTTP/1.1 requests written at once on
     /// one connection (pipelining, which the test client never does), the answers read until the
     /// server closes the connection and split by their Content-Length.
-    enum RawPipeline {
-        struct Answer {
-            let status: Int
-            let headers: [String: String]
-            let body: String
+    public enum RawPipeline {
+        public struct Answer: Sendable {
+            public let status: Int
+            public let headers: [String: String]
+            public let body: String
         }
 
-        struct Exchange {
-            let answers: [Answer]
+        public struct Exchange: Sendable {
+            public let answers: [Answer]
             /// The server closed the connection (read returned 0), as opposed to a read timeout.
-            let closedByServer: Bool
+            public let closedByServer: Bool
         }
 
-        struct Failure: Error, CustomStringConvertible {
-            let description: String
+        public struct Failure: Error, CustomStringConvertible {
+            public let description: String
         }
 
         /// A request with a Content-Length body; `close` adds `Connection: close`.
-        static func request(
+        public static func request(
             _ method: String, _ path: String, headers: [String: String] = [:], body: String = "", close: Bool = false
         ) -> String {
             var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -35,7 +34,7 @@
         }
 
         /// `readFor`: how long a read may wait for more before the exchange ends without EOF.
-        static func exchange(port: Int, requests: [String], readFor: Duration = .seconds(15)) async throws
+        public static func exchange(port: Int, requests: [String], readFor: Duration = .seconds(15)) async throws
             -> Exchange
         {
             try await BlockingThread.run {

@@ -1,0 +1,119 @@
+import FleetAuth
+import FleetCore
+import FleetHTTP
+import FleetStore
+import HTTPTypes
+import Logging
+import NIOCore
+
+/// `POST /v1/token` on the event loop (`FastPathHandler`): the form is read on the connection's
+/// loop, the exchange joins the batched statement with a completion instead of a suspended task,
+/// and the signature is made back on the loop. Through the router a token took Hummingbird's
+/// per-request tasks and three resumptions; `perf` put 0.43 ms of a token's 0.96 ms of CPU
+/// outside the signature (BENCHMARKS.md, 2026-12-03).
+struct TokenFastPath: FastPathRoute {
+    static let path = "/v1/token"
+
+    let tokens: TokenRefresh
+    let keyRing: KeyRing
+    let logger: Logger
+
+    struct Exchange: Sendable {
+        let contentType: String?
+        /// The refusal decided so far; the rest of the body is then read and dropped.
+        var failure: FleetError?
+        var body: ByteBuffer?
+    }
+
+    func begin(_ head: HTTPRequest) -> Exchange {
+        var exchange = Exchange(contentType: head.headerFields[.contentType])
+        do throws(FleetError) {
+            try IdentityEncoding.check(head.headerFields[values: .contentEncoding])
+        } catch {
+            exchange.failure = error
+        }
+        return exchange
+    }
+
+    func append(_ buffer: ByteBuffer, to exchange: inout Exchange) {
+        guard exchange.failure == nil else { return }
+        if exchange.body == nil {
+            exchange.body = buffer
+        } else {
+            exchange.body?.writeImmutableBuffer(buffer)
+        }
+        if let size = exchange.body?.readableBytes, size > RefreshForm.limit {
+            exchange.failure = RefreshForm.tooLarge
+            exchange.body = nil
+        }
+    }
+
+    func respond(
+        _ request: Exchange, on loop: any EventLoop,
+        done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void
+    ) {
+        if let failure = request.failure { return done(.failure(failure)) }
+        let exchange: TokenRefresh.Exchange
+        do throws(FleetError) {
+            exchange = try tokens.exchange(body: request.body ?? ByteBuffer(), contentType: request.contentType)
+        } catch {
+            return done(.failure(error))
+        }
+        let fastPath = self
+        tokens.run(exchange) { result in
+            // The signature is most of a token's CPU: made on the connection's loop, not on the
+            // thread of the batch, which has the rest of its batch to resume.
+            loop.execute {
+                let outcome: RefreshExchange
+                do {
+                    outcome = try result.get()
+                } catch {
+                    return done(.failure(fastPath.answerable(error)))
+                }
+                if let key = fastPath.keyRing.currentKeyIfFresh() {
+                    done(fastPath.answer { try fastPath.tokens.answer(outcome, exchange, key: key) })
+                } else {
+                    // The ring is due for its periodic re-read, which suspends.
+                    Task { done(await fastPath.answer { try await fastPath.tokens.answer(outcome, exchange) }) }
+                }
+            }
+        }
+    }
+
+    private func answer(_ make: () throws -> AccessTokenAnswer) -> Result<FastPathAnswer, FleetError> {
+        do {
+            return .success(Self.answer(try make()))
+        } catch {
+            return .failure(answerable(error))
+        }
+    }
+
+    private func answer(_ make: () async throws -> AccessTokenAnswer) async -> Result<FastPathAnswer, FleetError> {
+        do {
+            return .success(Self.answer(try await make()))
+        } catch {
+            return .failure(answerable(error))
+        }
+    }
+
+    /// As `ProblemMiddleware` maps a route's errors: the database's "unavailable" to 503, and
+    /// anything unknown to a 500 without detail.
+    private func answerable(_ error: any Error) -> FleetError {
+        if let error = error as? FleetError { return error }
+        if let translated = DatabaseUnavailable.fleetError(for: error) {
+            logger.warning(
+                "request failed", metadata: ["error_type": "\(type(of: error))", "answer": "\(translated.code)"])
+            return translated
+        }
+        logger.error("unhandled error", metadata: ["error_type": "\(type(of: error))"])
+        return FleetError(.internalError, "internal error")
+    }
+
+    static func answer(_ answer: AccessTokenAnswer) -> FastPathAnswer {
+        .json(answer.json(), extra: [.cacheControl: "no-store"])
+    }
+
+    func finish(_ exchange: Exchange) {}
+
+    func refused(_ error: FleetError) {}
+}
