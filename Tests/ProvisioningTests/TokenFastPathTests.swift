@@ -19,7 +19,8 @@
                 let admin = try await h.login()
                 var refresh: [String] = []
                 for index in 1...3 {
-                    refresh.append(try #require(try await h.enroll("fp-\(index)", token: admin)["refresh_token"] as? String))
+                    refresh.append(
+                        try #require(try await h.enroll("fp-\(index)", token: admin)["refresh_token"] as? String))
                 }
                 func token(_ refreshToken: String, close: Bool = false) -> String {
                     RawPipeline.request(
@@ -79,7 +80,9 @@
             }
         }
 
-        @Test("once the key ring is due for its re-read, a device token is signed with the key another replica made current")
+        @Test(
+            "once the key ring is due for its re-read, a device token is signed with the key another replica made current"
+        )
         func signsWithRotatedKeyAfterWindow() async throws {
             let url = try await TestDatabase.create()
             for role in OperatorRole.allCases {
