@@ -1,4 +1,5 @@
 import FleetCore
+import FleetNIO
 import Foundation
 import Logging
 import NIOCore
@@ -289,10 +290,13 @@ public struct DeviceRepository: Sendable {
         client: PostgresClient, watchdog: TransactionWatchdog, timeout: Duration, leaseTimeout: Duration,
         logger: Logger
     ) -> NaturalBatcher<PendingExchange, RefreshExchange> {
-        NaturalBatcher(lanes: 4, maxBatch: 128) { take in
+        // Each lane on an event loop of the connections' group, as the ingest writer's workers: the
+        // statement's answer then resumes the lane without waking a thread of the global pool.
+        let executors = (0..<4).map { _ in EventLoopTaskExecutor(PostgresClient.defaultEventLoopGroup.next()) }
+        return NaturalBatcher(lanes: 4, maxBatch: 128, executors: executors) { take, executor in
             do {
                 return try await TransactionDeadline<[RefreshExchange]>.run(
-                    timeout, watchdog: watchdog, logger: logger
+                    timeout, watchdog: watchdog, logger: logger, executor: executor
                 ) { deadline in
                     try await client.withConnection(leaseTimeout: leaseTimeout, bodyTimeout: nil) { connection in
                         try deadline.attach(connection)

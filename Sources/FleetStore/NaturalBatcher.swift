@@ -6,7 +6,8 @@ import Synchronization
 /// new requests queue; a finishing lane takes everything queued (up to `maxBatch`). A lone request
 /// runs at once; under load, one round trip serves many requests.
 final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
-    typealias Run = @Sendable ([Item]) async throws -> [Answer]
+    /// Runs one batch; the second argument is the lane's executor, for tasks `run` starts.
+    typealias Run = @Sendable ([Item], (any TaskExecutor)?) async throws -> [Answer]
 
     typealias Completion = @Sendable (Result<Answer, any Error>) -> Void
 
@@ -18,18 +19,21 @@ final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
     private struct State {
         var queue = Deque<Waiting>()
         var running = 0
+        var lanesOpened = 0
     }
 
     private let lanes: Int
     private let maxBatch: Int
+    private let executors: [any TaskExecutor]
     private let run: Run
     private let state = Mutex(State())
 
     /// `run` answers its items in order, one answer each; if it throws, every item of that batch
-    /// gets the error.
-    init(lanes: Int, maxBatch: Int, run: @escaping Run) {
+    /// gets the error. A lane's task prefers the next of `executors` (none: the global pool).
+    init(lanes: Int, maxBatch: Int, executors: [any TaskExecutor] = [], run: @escaping Run) {
         self.lanes = max(lanes, 1)
         self.maxBatch = max(maxBatch, 1)
+        self.executors = executors
         self.run = run
     }
 
@@ -42,17 +46,20 @@ final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
     /// For a caller that does not suspend (an event-loop handler): `completion` runs once, on the
     /// lane's thread, when the item's batch has run.
     func submit(_ item: Item, completion: @escaping Completion) {
-        let opensLane = state.withLock { state in
+        let lane = state.withLock { state -> Int? in
             state.queue.append(Waiting(item: item, completion: completion))
-            guard state.running < lanes else { return false }
+            guard state.running < lanes else { return nil }
             state.running += 1
-            return true
+            state.lanesOpened &+= 1
+            return state.lanesOpened
         }
-        if opensLane { Task { await self.drain() } }
+        guard let lane else { return }
+        let executor = executors.isEmpty ? nil : executors[lane % executors.count]
+        Task(executorPreference: executor) { await self.drain(executor: executor) }
     }
 
     /// One lane: batches until the queue is empty.
-    private func drain() async {
+    private func drain(executor: (any TaskExecutor)?) async {
         while true {
             let take = state.withLock { state -> [Waiting] in
                 let count = min(state.queue.count, maxBatch)
@@ -64,7 +71,7 @@ final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
             }
             guard !take.isEmpty else { return }
             do {
-                let answers = try await run(take.map(\.item))
+                let answers = try await run(take.map(\.item), executor)
                 precondition(answers.count == take.count, "a batch must answer every item")
                 for (waiting, answer) in zip(take, answers) { waiting.completion(.success(answer)) }
             } catch {
