@@ -54,6 +54,8 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
     private var post: Post?
     private var held = CircularBuffer<HTTPRequestPart>()
     private var readHeld = false
+    /// True while `route.respond` runs.
+    private var responding = false
     private var closed = false
 
     /// A request of ours being read or answered.
@@ -135,13 +137,18 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let context = NIOLoopBound(context, eventLoop: loop)
+        // A refusal decided inside `respond` is answered at once; an answer that comes later (a
+        // commit, an exchange) waits for the loop's next turn, even when it comes on this loop: the
+        // thread that brings it (a writer worker) has others to resume before sockets are written.
+        responding = true
         route.respond(post.exchange, on: loop) { result in
-            if loop.inEventLoop {
+            if loop.inEventLoop, handler.value.responding {
                 handler.value.answer(post, result, context: context.value)
             } else {
                 loop.execute { handler.value.answer(post, result, context: context.value) }
             }
         }
+        responding = false
     }
 
     /// Writes the answer (unless the connection is gone), settles the post's accounts, then

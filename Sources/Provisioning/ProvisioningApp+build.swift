@@ -47,8 +47,7 @@ public func buildProvisioningApplication(
     )
     let tokens = TokenRefresh(
         devices: devices, issuer: issuer, metrics: metrics, clock: clock,
-        grace: TimeInterval(configuration.refreshGraceSeconds), deviceLifetime: configuration.deviceTokenLifetime,
-        logger: logger)
+        grace: TimeInterval(configuration.refreshGraceSeconds), deviceLifetime: configuration.deviceTokenLifetime)
     let routes = ProvisioningRoutes(
         configuration: configuration,
         operators: PostgresOperatorRepository(client: client, logger: logger, leaseTimeout: leaseTimeout),

@@ -138,7 +138,7 @@ struct ProvisioningRoutes: Sendable {
             throw RefreshForm.tooLarge
         }
         let exchange = try tokens.exchange(body: body, contentType: request.headers[.contentType])
-        return try await tokens.answer(try await tokens.run(exchange), exchange).response()
+        return try await tokens.answer(try await tokens.run(exchange), exchange, logger: context.logger).response()
     }
 
     // MARK: devices

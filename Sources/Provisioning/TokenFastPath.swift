@@ -71,10 +71,18 @@ struct TokenFastPath: FastPathRoute {
                     return done(.failure(fastPath.answerable(error)))
                 }
                 if let key = fastPath.keyRing.currentKeyIfFresh() {
-                    done(fastPath.answer { try fastPath.tokens.answer(outcome, exchange, key: key) })
+                    done(
+                        fastPath.answer {
+                            try fastPath.tokens.answer(outcome, exchange, key: key, logger: fastPath.logger)
+                        })
                 } else {
                     // The ring is due for its periodic re-read, which suspends.
-                    Task { done(await fastPath.answer { try await fastPath.tokens.answer(outcome, exchange) }) }
+                    Task {
+                        done(
+                            await fastPath.answer {
+                                try await fastPath.tokens.answer(outcome, exchange, logger: fastPath.logger)
+                            })
+                    }
                 }
             }
         }
@@ -96,17 +104,18 @@ struct TokenFastPath: FastPathRoute {
         }
     }
 
-    /// As `ProblemMiddleware` maps a route's errors: the database's "unavailable" to 503, and
-    /// anything unknown to a 500 without detail.
+    /// As `ProblemMiddleware` maps a route's errors: the database's "unavailable" to 503 (logged),
+    /// anything unknown to an `internal_error`, which the handler logs and answers without detail.
     private func answerable(_ error: any Error) -> FleetError {
         if let error = error as? FleetError { return error }
         if let translated = DatabaseUnavailable.fleetError(for: error) {
-            logger.warning(
-                "request failed", metadata: ["error_type": "\(type(of: error))", "answer": "\(translated.code)"])
+            if translated.status >= 500 {
+                logger.warning(
+                    "request failed", metadata: ["error_type": "\(type(of: error))", "answer": "\(translated.code)"])
+            }
             return translated
         }
-        logger.error("unhandled error", metadata: ["error_type": "\(type(of: error))"])
-        return FleetError(.internalError, "internal error")
+        return FleetError(.internalError, "unhandled error of type \(type(of: error))")
     }
 
     static func answer(_ answer: AccessTokenAnswer) -> FastPathAnswer {

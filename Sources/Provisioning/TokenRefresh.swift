@@ -17,7 +17,6 @@ struct TokenRefresh: Sendable {
     let clock: any WallClock
     let grace: TimeInterval
     let deviceLifetime: Int
-    let logger: Logger
 
     /// A presented refresh token, by its hash, and the one that replaces it.
     struct Exchange: Sendable {
@@ -47,23 +46,28 @@ struct TokenRefresh: Sendable {
     }
 
     /// The answer to the exchange's outcome, signed with `key` (the ring's current key, at hand).
-    func answer(_ outcome: RefreshExchange, _ exchange: Exchange, key: SigningKey) throws -> AccessTokenAnswer {
-        let device = try issuable(outcome)
+    /// `logger` is the request's: a reuse is logged with it.
+    func answer(_ outcome: RefreshExchange, _ exchange: Exchange, key: SigningKey, logger: Logger) throws
+        -> AccessTokenAnswer
+    {
+        let device = try issuable(outcome, logger: logger)
         let access = try issuer.deviceToken(
             device: device.id, fleet: device.fleet, notBefore: device.revokedBefore, key: key)
         return AccessTokenAnswer(accessToken: access, expiresIn: deviceLifetime, refreshToken: exchange.newToken)
     }
 
     /// The same, reading the ring's current key first.
-    func answer(_ outcome: RefreshExchange, _ exchange: Exchange) async throws -> AccessTokenAnswer {
-        let device = try issuable(outcome)
+    func answer(_ outcome: RefreshExchange, _ exchange: Exchange, logger: Logger) async throws
+        -> AccessTokenAnswer
+    {
+        let device = try issuable(outcome, logger: logger)
         let access = try await issuer.deviceToken(
             device: device.id, fleet: device.fleet, notBefore: device.revokedBefore)
         return AccessTokenAnswer(accessToken: access, expiresIn: deviceLifetime, refreshToken: exchange.newToken)
     }
 
     /// The device a token is issued to (counted), or the refusal the outcome means.
-    private func issuable(_ outcome: RefreshExchange) throws(FleetError) -> DeviceRecord {
+    private func issuable(_ outcome: RefreshExchange, logger: Logger) throws(FleetError) -> DeviceRecord {
         switch outcome {
         case .rotated(let device), .retried(let device):
             metrics.deviceTokensIssued.increment()

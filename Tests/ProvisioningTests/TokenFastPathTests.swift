@@ -5,6 +5,7 @@
     import Foundation
     import HTTPTypes
     import HummingbirdTesting
+    import Logging
     import NIOCore
     import Provisioning
     import Testing
@@ -13,12 +14,13 @@
     /// passes every other request to the router; these check what that split must not change.
     @Suite("Provisioning's event-loop token path")
     struct TokenFastPathTests {
-        @Test("pipelined token requests and other requests are answered in request order")
+        @Test("pipelined token requests and other requests are answered in request order, by the path expected")
         func pipelinedInOrder() async throws {
-            try await ProvisioningHarness.run { h in
+            let capture = LogCapture()
+            try await ProvisioningHarness.run(logger: capture.logger(), configure: { $0.logLevel = .debug }) { h in
                 let admin = try await h.login()
                 var refresh: [String] = []
-                for index in 1...3 {
+                for index in 0..<5 {
                     refresh.append(
                         try #require(try await h.enroll("fp-\(index)", token: admin)["refresh_token"] as? String))
                 }
@@ -27,23 +29,30 @@
                         "POST", "/v1/token", headers: ["Content-Type": "application/x-www-form-urlencoded"],
                         body: "grant_type=refresh_token&refresh_token=\(refreshToken)", close: close)
                 }
-                // A token request first, one right behind a router request (passed on to the
-                // router), a refused one, a wrong method, and one with Connection: close.
-                let exchange = try await RawPipeline.exchange(
-                    port: h.client.port!,
+                let port = h.client.port!
+                // Token requests alone, a refused one among them: each answered on the event loop.
+                let alone = try await RawPipeline.exchange(
+                    port: port,
+                    requests: [token(refresh[0]), token("not-a-refresh-token"), token(refresh[1], close: true)])
+                #expect(alone.answers.map(\.status) == [200, 401, 200])
+                #expect(alone.closedByServer)
+                // Behind a router request, token requests go to the router until it has answered.
+                let mixed = try await RawPipeline.exchange(
+                    port: port,
                     requests: [
-                        token(refresh[0]), RawPipeline.request("GET", "/healthz"), token(refresh[1]),
-                        token("not-a-refresh-token"), RawPipeline.request("GET", "/v1/token"),
-                        token(refresh[2], close: true),
+                        token(refresh[2]), RawPipeline.request("GET", "/healthz"), token(refresh[3]),
+                        RawPipeline.request("GET", "/v1/token"), token(refresh[4], close: true),
                     ])
-                let answers = exchange.answers
-                #expect(answers.map(\.status) == [200, 200, 200, 401, 405, 200])
-                guard answers.count == 6 else { return }
-                #expect(answers[3].body.contains(#""code":"invalid_refresh_token""#))
-                #expect(answers[3].headers["content-type"] == "application/problem+json")
-                #expect(answers[4].body.contains(#""code":"method_not_allowed""#))
+                #expect(mixed.answers.map(\.status) == [200, 200, 200, 405, 200])
+                #expect(mixed.closedByServer)
+                let answers = alone.answers + mixed.answers
+                guard answers.count == 8 else { return }
+                #expect(answers[1].body.contains(#""code":"invalid_refresh_token""#))
+                #expect(answers[1].headers["content-type"] == "application/problem+json")
+                #expect(answers[6].body.contains(#""code":"method_not_allowed""#))
                 var successors: [String] = []
-                for (answer, device) in [(answers[0], "fp-1"), (answers[2], "fp-2"), (answers[5], "fp-3")] {
+                for (index, device) in [(0, "fp-0"), (2, "fp-1"), (3, "fp-2"), (5, "fp-3"), (7, "fp-4")] {
+                    let answer = answers[index]
                     #expect(answer.headers["content-type"] == "application/json")
                     #expect(answer.headers["cache-control"] == "no-store")
                     let object = try TestStack.object(.init(string: answer.body))
@@ -57,11 +66,16 @@
                     #expect(answer.headers["server"] == "fleetgate-provisioning")
                     #expect(answer.headers["date"]?.hasSuffix(" GMT") == true)
                 }
-                #expect(exchange.closedByServer)
+                // The router's request log carries its request id; the event-loop path's does not.
+                let logged = capture.events.filter {
+                    $0.message == "request" && $0.metadata["path"] == "/v1/token" && $0.metadata["method"] == "POST"
+                }
+                #expect(logged.filter { $0.metadata["hb.request.id"] == nil }.count == 4)
+                #expect(logged.filter { $0.metadata["hb.request.id"] != nil }.count == 2)
                 // Each exchange rotated: the successors work, the presented tokens are spent.
                 for successor in successors { #expect(try await h.refresh(successor).status == .ok) }
                 h.clock.advance(by: 61)
-                #expect(try await h.refresh(refresh[0]).status == .unauthorized)
+                for presented in refresh { #expect(try await h.refresh(presented).status == .unauthorized) }
             }
         }
 
@@ -75,7 +89,8 @@
                     contentType: "application/x-www-form-urlencoded", headers: [.contentEncoding: "gzip"])
                 #expect(refused.status == .unsupportedMediaType)
                 #expect(ProvisioningHarness.code(refused) == "unsupported_media_type")
-                // Not exchanged: the refresh token is still the device's current one.
+                // Not exchanged: past the grace window, the refresh token is still the device's current one.
+                h.clock.advance(by: 61)
                 #expect(try await h.refresh(refresh).status == .ok)
             }
         }
