@@ -56,6 +56,8 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
     private var readHeld = false
     /// True while `route.respond` runs.
     private var responding = false
+    /// The client half-closed (sent all it will) while our answer was owed: passed on after it.
+    private var inputClosedHeld = false
     private var closed = false
 
     /// A request of ours being read or answered.
@@ -202,6 +204,7 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
         guard !closed else { return }
         guard !held.isEmpty else {
             resumeReading(context: context)
+            releaseInputClosed(context: context)
             return
         }
         while phase != .answering, let part = held.popFirst() {
@@ -210,6 +213,26 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
         // The parts passed on arrived in an earlier read; the async channel delivers on read-complete.
         context.fireChannelReadComplete()
         resumeReading(context: context)
+        releaseInputClosed(context: context)
+    }
+
+    /// A client that half-closes right after its request (`shutdown(SHUT_WR)`) still reads the
+    /// answer. Passed on at once, the end of input would end Hummingbird's request loop, which
+    /// closes the connection before our answer is written: the batch stored, its answer lost, and
+    /// a retry without an Idempotency-Key stored twice. So it waits behind our answer and behind
+    /// what was held, like a request part.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent, phase == .answering || !held.isEmpty {
+            inputClosedHeld = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func releaseInputClosed(context: ChannelHandlerContext) {
+        guard inputClosedHeld, phase != .answering, held.isEmpty else { return }
+        inputClosedHeld = false
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
     }
 
     /// The read held back by `read(context:)`, once neither reason to hold it stands.

@@ -34,9 +34,11 @@
         }
 
         /// `readFor`: how long a read may wait for more before the exchange ends without EOF.
-        public static func exchange(port: Int, requests: [String], readFor: Duration = .seconds(15)) async throws
-            -> Exchange
-        {
+        /// `halfClose`: shut the sending side once the requests are written, as a client that has
+        /// nothing more to send does (`shutdown(SHUT_WR)`).
+        public static func exchange(
+            port: Int, requests: [String], readFor: Duration = .seconds(15), halfClose: Bool = false
+        ) async throws -> Exchange {
             try await BlockingThread.run {
                 let fd = try LoopbackSocket.connect(port: port, readTimeout: readFor)
                 defer { close(fd) }
@@ -49,6 +51,7 @@
                     guard sent > 0 else { throw Failure(description: "send() failed") }
                     offset += sent
                 }
+                if halfClose { shutdown(fd, Int32(SHUT_WR)) }
                 var received = [UInt8]()
                 var buffer = [UInt8](repeating: 0, count: 16 << 10)
                 var closedByServer = false

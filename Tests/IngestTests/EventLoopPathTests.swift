@@ -154,5 +154,27 @@ struct EventLoopPathTests {
                 #expect(try await stack.storedCount(device: "pipe-4") == 0)
             }
         }
+
+        @Test("a client that half-closes after its posts still gets every answer, and each post is stored once")
+        func halfCloseAfterPosts() async throws {
+            try await TestStack.run { stack in
+                let token = try await stack.deviceToken("pipe-5")
+                let headers = ["Content-Type": "application/senml+json", "Authorization": "Bearer \(token)"]
+                func post(_ count: Int) -> String {
+                    RawPipeline.request("POST", "/v1/telemetry", headers: headers, body: Packs.records(count))
+                }
+                let port = stack.ingest.port!
+                let one = try await RawPipeline.exchange(port: port, requests: [post(1)], halfClose: true)
+                #expect(one.answers.map(\.status) == [200])
+                #expect(one.answers.first?.body == #"{"accepted":1}"#)
+                #expect(one.closedByServer)
+                // Behind a router request, and with a post behind it, then the end of input.
+                let mixed = try await RawPipeline.exchange(
+                    port: port, requests: [post(2), RawPipeline.request("GET", "/healthz"), post(3)], halfClose: true)
+                #expect(mixed.answers.map(\.status) == [200, 200, 200])
+                #expect(mixed.closedByServer)
+                #expect(try await stack.storedCount(device: "pipe-5") == 1 + 2 + 3)
+            }
+        }
     #endif
 }
