@@ -65,7 +65,24 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
         let started: ContinuousClock.Instant
         let metrics: RequestMetricsCache.Start
         let closeAfter: Bool
-        var exchange: Route.Exchange
+        /// Nil when the head was refused (`failure`).
+        var exchange: Route.Exchange?
+        /// The refusal decided so far; the rest of the body is then read and dropped.
+        var failure: FleetError?
+        var body: ByteBuffer?
+
+        mutating func append(_ buffer: ByteBuffer, limit: Int, tooLarge: FleetError) {
+            guard failure == nil else { return }
+            if body == nil {
+                body = buffer
+            } else {
+                body!.writeImmutableBuffer(buffer)
+            }
+            if body!.readableBytes > limit {
+                failure = tooLarge
+                body = nil
+            }
+        }
     }
 
     public init(route: Route, shared: FastPathShared) {
@@ -120,22 +137,35 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
     }
 
     private func begin(_ head: HTTPRequest) -> Post {
-        Post(
+        var post = Post(
             started: .now, metrics: shared.requestMetrics.begin(method: .post),
             closeAfter: head.headerFields[values: .connection].contains {
                 HeaderValue.equals(HeaderValue.trimmed($0), lowercase: "close")
-            },
-            exchange: route.begin(head))
+            })
+        do throws(FleetError) {
+            post.exchange = try route.begin(head)
+        } catch {
+            post.failure = error
+        }
+        return post
     }
 
     private func append(_ buffer: ByteBuffer) {
-        guard post != nil else { return }
-        route.append(buffer, to: &post!.exchange)
+        post?.append(buffer, limit: route.bodyLimit, tooLarge: route.tooLarge)
     }
 
     private func respond(context: ChannelHandlerContext) {
-        guard let post else { return }
+        guard var post else { return }
         self.post = nil
+        guard let exchange = post.exchange, post.failure == nil else {
+            // `begin` gave an exchange or a refusal; a body past the limit is refused after it.
+            answer(post, .failure(post.failure!), context: context)
+            return
+        }
+        // The answer's closure keeps `post`, not the body.
+        let body = post.body ?? ByteBuffer()
+        post.body = nil
+        let answered = post
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         let context = NIOLoopBound(context, eventLoop: loop)
@@ -143,11 +173,11 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
         // commit, an exchange) waits for the loop's next turn, even when it comes on this loop: the
         // thread that brings it (a writer worker) has others to resume before sockets are written.
         responding = true
-        route.respond(post.exchange, on: loop) { result in
+        route.respond(exchange, body: body, on: loop) { result in
             if loop.inEventLoop, handler.value.responding {
-                handler.value.answer(post, result, context: context.value)
+                handler.value.answer(answered, result, context: context.value)
             } else {
-                loop.execute { handler.value.answer(post, result, context: context.value) }
+                loop.execute { handler.value.answer(answered, result, context: context.value) }
             }
         }
         responding = false
@@ -194,7 +224,7 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
     }
 
     private func settle(_ post: Post, status: HTTPResponse.Status) {
-        route.finish(post.exchange)
+        if let exchange = post.exchange { route.finish(exchange) }
         shared.requestMetrics.end(post.metrics, route: Route.path, status: status)
         RequestLog.record(
             method: "POST", path: Route.path, status: status.code, elapsed: .now - post.started, logger: shared.logger)

@@ -13,17 +13,19 @@ public protocol FastPathRoute: Sendable {
     /// The path answered (query ignored), as request metrics and the request log name it.
     static var path: String { get }
 
-    /// The head's checks, without suspending. A refusal decided here is kept in the exchange and
-    /// answered once the body has been read.
-    func begin(_ head: HTTPRequest) -> Exchange
+    /// The largest body read. Past it the request is refused with `tooLarge` and the rest of the
+    /// body is read and dropped (the handler collects the body).
+    var bodyLimit: Int { get }
+    var tooLarge: FleetError { get }
 
-    /// A part of the body; the route enforces its own size limit.
-    func append(_ buffer: ByteBuffer, to exchange: inout Exchange)
+    /// The head's checks, without suspending. A refusal thrown here is answered once the body has
+    /// been read and dropped; `finish` is not called for it.
+    func begin(_ head: HTTPRequest) throws(FleetError) -> Exchange
 
     /// Answers a request whose body is complete. Called on `loop`; `done` is called once, on any
     /// thread (the handler brings the answer back to `loop`).
     func respond(
-        _ exchange: Exchange, on loop: any EventLoop,
+        _ exchange: Exchange, body: ByteBuffer, on loop: any EventLoop,
         done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void)
 
     /// Called once for every exchange begun, answered or not (the client may leave mid-body).
@@ -31,6 +33,11 @@ public protocol FastPathRoute: Sendable {
 
     /// Called for each refusal the handler answers, for the route's own counters.
     func refused(_ error: FleetError)
+}
+
+extension FastPathRoute {
+    public func finish(_ exchange: Exchange) {}
+    public func refused(_ error: FleetError) {}
 }
 
 /// A 200 answer of a fast path: its headers (Content-Length, Date and Server are added) and body.
@@ -45,8 +52,8 @@ public struct FastPathAnswer: Sendable {
 
     /// `application/json`, with `extra` headers.
     public static func json(_ body: ByteBuffer, extra: HTTPFields = [:]) -> FastPathAnswer {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        headers.append(contentsOf: extra)
+        var headers = extra
+        headers[.contentType] = "application/json"
         return FastPathAnswer(headers: headers, body: body)
     }
 }

@@ -292,8 +292,12 @@ public struct DeviceRepository: Sendable {
     ) -> NaturalBatcher<PendingExchange, RefreshExchange> {
         // Each lane on an event loop of the connections' group, as the ingest writer's workers: the
         // statement's answer then resumes the lane without waking a thread of the global pool.
-        let executors = (0..<4).map { _ in EventLoopTaskExecutor(PostgresClient.defaultEventLoopGroup.next()) }
-        return NaturalBatcher(lanes: 4, maxBatch: 128, executors: executors) { take, executor in
+        NaturalBatcher(
+            lanes: 4, maxBatch: 128,
+            laneExecutor: {
+                EventLoopTaskExecutor(PostgresClient.defaultEventLoopGroup.next())
+            }
+        ) { take, executor in
             do {
                 return try await TransactionDeadline<[RefreshExchange]>.run(
                     timeout, watchdog: watchdog, logger: logger, executor: executor

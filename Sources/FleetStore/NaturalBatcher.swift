@@ -19,21 +19,23 @@ final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
     private struct State {
         var queue = Deque<Waiting>()
         var running = 0
-        var lanesOpened = 0
     }
 
     private let lanes: Int
     private let maxBatch: Int
-    private let executors: [any TaskExecutor]
+    private let laneExecutor: (@Sendable () -> any TaskExecutor)?
     private let run: Run
     private let state = Mutex(State())
 
     /// `run` answers its items in order, one answer each; if it throws, every item of that batch
-    /// gets the error. A lane's task prefers the next of `executors` (none: the global pool).
-    init(lanes: Int, maxBatch: Int, executors: [any TaskExecutor] = [], run: @escaping Run) {
+    /// gets the error. A lane's task prefers the executor `laneExecutor` makes as it opens (none:
+    /// the global pool).
+    init(
+        lanes: Int, maxBatch: Int, laneExecutor: (@Sendable () -> any TaskExecutor)? = nil, run: @escaping Run
+    ) {
         self.lanes = max(lanes, 1)
         self.maxBatch = max(maxBatch, 1)
-        self.executors = executors
+        self.laneExecutor = laneExecutor
         self.run = run
     }
 
@@ -46,15 +48,14 @@ final class NaturalBatcher<Item: Sendable, Answer: Sendable>: Sendable {
     /// For a caller that does not suspend (an event-loop handler): `completion` runs once, on the
     /// lane's thread, when the item's batch has run.
     func submit(_ item: Item, completion: @escaping Completion) {
-        let lane = state.withLock { state -> Int? in
+        let opensLane = state.withLock { state in
             state.queue.append(Waiting(item: item, completion: completion))
-            guard state.running < lanes else { return nil }
+            guard state.running < lanes else { return false }
             state.running += 1
-            state.lanesOpened &+= 1
-            return state.lanesOpened
+            return true
         }
-        guard let lane else { return }
-        let executor = executors.isEmpty ? nil : executors[lane % executors.count]
+        guard opensLane else { return }
+        let executor = laneExecutor?()
         Task(executorPreference: executor) { await self.drain(executor: executor) }
     }
 

@@ -14,46 +14,29 @@ struct TelemetryFastPath: FastPathRoute {
 
     struct Exchange: Sendable {
         let headers: HTTPFields
-        var enteredInFlight = false
-        /// Nil, with no failure, when the token's key must be fetched first.
-        var admission: TelemetryIngest.Admission?
-        /// The refusal decided so far; the rest of the body is then read and dropped.
-        var failure: FleetError?
-        var body: ByteBuffer?
+        /// Nil when the token's key must be fetched first.
+        let admission: TelemetryIngest.Admission?
     }
 
-    func begin(_ head: HTTPRequest) -> Exchange {
-        var exchange = Exchange(headers: head.headerFields)
+    var bodyLimit: Int { ingest.bodyReader.compressedLimit }
+    var tooLarge: FleetError { ingest.bodyReader.tooLarge }
+
+    /// Holds an in-flight slot from here to `finish`; a refused head gives it back at once.
+    func begin(_ head: HTTPRequest) throws(FleetError) -> Exchange {
+        try ingest.inFlight.enter()
         do throws(FleetError) {
-            try ingest.inFlight.enter()
-            exchange.enteredInFlight = true
-            exchange.admission = try ingest.admit(head.headerFields)
+            return Exchange(headers: head.headerFields, admission: try ingest.admit(head.headerFields))
         } catch {
-            exchange.failure = error
-        }
-        return exchange
-    }
-
-    func append(_ buffer: ByteBuffer, to exchange: inout Exchange) {
-        guard exchange.failure == nil else { return }
-        if exchange.body == nil {
-            exchange.body = buffer
-        } else {
-            exchange.body?.writeImmutableBuffer(buffer)
-        }
-        if let size = exchange.body?.readableBytes, size > ingest.bodyReader.compressedLimit {
-            exchange.failure = ingest.bodyReader.tooLarge
-            exchange.body = nil
+            ingest.inFlight.leave()
+            throw error
         }
     }
 
     func respond(
-        _ exchange: Exchange, on loop: any EventLoop,
+        _ exchange: Exchange, body: ByteBuffer, on loop: any EventLoop,
         done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void
     ) {
-        if let failure = exchange.failure { return done(.failure(failure)) }
         let ingest = ingest
-        let body = exchange.body ?? ByteBuffer()
         guard let admission = exchange.admission else {
             let headers = exchange.headers
             Task {
@@ -78,7 +61,7 @@ struct TelemetryFastPath: FastPathRoute {
     }
 
     func finish(_ exchange: Exchange) {
-        if exchange.enteredInFlight { ingest.inFlight.leave() }
+        ingest.inFlight.leave()
     }
 
     func refused(_ error: FleetError) {

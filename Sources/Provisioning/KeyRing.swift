@@ -67,11 +67,17 @@ public final class KeyRing: Sendable {
         }
     }
 
-    private func fresh() async throws -> Snapshot {
-        let now = clock.now()
-        if let snap = snapshot.withLock({ $0 }), now.timeIntervalSince(snap.loadedAt) < refreshInterval {
+    /// The snapshot, unless it is due to be re-read.
+    private func freshSnapshot(now: Date) -> Snapshot? {
+        snapshot.withLock { snap in
+            guard let snap, now.timeIntervalSince(snap.loadedAt) < refreshInterval else { return nil }
             return snap
         }
+    }
+
+    private func fresh() async throws -> Snapshot {
+        let now = clock.now()
+        if let snap = freshSnapshot(now: now) { return snap }
         do {
             if snapshot.withLock({ $0 == nil }) {
                 try await reload()
@@ -140,11 +146,7 @@ public final class KeyRing: Sendable {
     /// The current key without suspending, or nil when the ring is due to be re-read (then
     /// `currentKey()` reads it).
     func currentKeyIfFresh() -> SigningKey? {
-        let now = clock.now()
-        return snapshot.withLock { snap in
-            guard let snap, now.timeIntervalSince(snap.loadedAt) < refreshInterval else { return nil }
-            return snap.current
-        }
+        freshSnapshot(now: clock.now())?.current
     }
     func published() async throws -> JWKSDocument { try await fresh().published }
     func verificationKeys() async throws -> PublicKeySet { try await fresh().verification }

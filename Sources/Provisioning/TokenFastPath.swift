@@ -20,42 +20,23 @@ struct TokenFastPath: FastPathRoute {
 
     struct Exchange: Sendable {
         let contentType: String?
-        /// The refusal decided so far; the rest of the body is then read and dropped.
-        var failure: FleetError?
-        var body: ByteBuffer?
     }
 
-    func begin(_ head: HTTPRequest) -> Exchange {
-        var exchange = Exchange(contentType: head.headerFields[.contentType])
-        do throws(FleetError) {
-            try IdentityEncoding.check(head.headerFields[values: .contentEncoding])
-        } catch {
-            exchange.failure = error
-        }
-        return exchange
-    }
+    var bodyLimit: Int { RefreshForm.limit }
+    var tooLarge: FleetError { RefreshForm.tooLarge }
 
-    func append(_ buffer: ByteBuffer, to exchange: inout Exchange) {
-        guard exchange.failure == nil else { return }
-        if exchange.body == nil {
-            exchange.body = buffer
-        } else {
-            exchange.body?.writeImmutableBuffer(buffer)
-        }
-        if let size = exchange.body?.readableBytes, size > RefreshForm.limit {
-            exchange.failure = RefreshForm.tooLarge
-            exchange.body = nil
-        }
+    func begin(_ head: HTTPRequest) throws(FleetError) -> Exchange {
+        try IdentityEncoding.check(head.headerFields[values: .contentEncoding])
+        return Exchange(contentType: head.headerFields[.contentType])
     }
 
     func respond(
-        _ request: Exchange, on loop: any EventLoop,
+        _ request: Exchange, body: ByteBuffer, on loop: any EventLoop,
         done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void
     ) {
-        if let failure = request.failure { return done(.failure(failure)) }
         let exchange: TokenRefresh.Exchange
         do throws(FleetError) {
-            exchange = try tokens.exchange(body: request.body ?? ByteBuffer(), contentType: request.contentType)
+            exchange = try tokens.exchange(body: body, contentType: request.contentType)
         } catch {
             return done(.failure(error))
         }
@@ -72,36 +53,28 @@ struct TokenFastPath: FastPathRoute {
                 }
                 if let key = fastPath.keyRing.currentKeyIfFresh() {
                     done(
-                        fastPath.answer {
-                            try fastPath.tokens.answer(outcome, exchange, key: key, logger: fastPath.logger)
-                        })
+                        fastPath.answer(
+                            Result { try fastPath.tokens.answer(outcome, exchange, key: key, logger: fastPath.logger) }
+                        ))
                 } else {
                     // The ring is due for its periodic re-read, which suspends.
                     Task {
-                        done(
-                            await fastPath.answer {
-                                try await fastPath.tokens.answer(outcome, exchange, logger: fastPath.logger)
-                            })
+                        let answer: Result<AccessTokenAnswer, any Error>
+                        do {
+                            answer = .success(
+                                try await fastPath.tokens.answer(outcome, exchange, logger: fastPath.logger))
+                        } catch {
+                            answer = .failure(error)
+                        }
+                        done(fastPath.answer(answer))
                     }
                 }
             }
         }
     }
 
-    private func answer(_ make: () throws -> AccessTokenAnswer) -> Result<FastPathAnswer, FleetError> {
-        do {
-            return .success(Self.answer(try make()))
-        } catch {
-            return .failure(answerable(error))
-        }
-    }
-
-    private func answer(_ make: () async throws -> AccessTokenAnswer) async -> Result<FastPathAnswer, FleetError> {
-        do {
-            return .success(Self.answer(try await make()))
-        } catch {
-            return .failure(answerable(error))
-        }
+    private func answer(_ result: Result<AccessTokenAnswer, any Error>) -> Result<FastPathAnswer, FleetError> {
+        result.map { .json($0.json(), extra: [.cacheControl: "no-store"]) }.mapError(answerable)
     }
 
     /// As `ProblemMiddleware` maps a route's errors: the database's "unavailable" to 503 (logged),
@@ -117,12 +90,4 @@ struct TokenFastPath: FastPathRoute {
         }
         return FleetError(.internalError, "unhandled error of type \(type(of: error))")
     }
-
-    static func answer(_ answer: AccessTokenAnswer) -> FastPathAnswer {
-        .json(answer.json(), extra: [.cacheControl: "no-store"])
-    }
-
-    func finish(_ exchange: Exchange) {}
-
-    func refused(_ error: FleetError) {}
 }

@@ -60,10 +60,7 @@ struct TokenRefresh: Sendable {
     func answer(_ outcome: RefreshExchange, _ exchange: Exchange, logger: Logger) async throws
         -> AccessTokenAnswer
     {
-        let device = try issuable(outcome, logger: logger)
-        let access = try await issuer.deviceToken(
-            device: device.id, fleet: device.fleet, notBefore: device.revokedBefore)
-        return AccessTokenAnswer(accessToken: access, expiresIn: deviceLifetime, refreshToken: exchange.newToken)
+        try answer(outcome, exchange, key: try await issuer.keyRing.currentKey(), logger: logger)
     }
 
     /// The device a token is issued to (counted), or the refusal the outcome means.

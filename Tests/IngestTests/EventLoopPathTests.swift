@@ -52,15 +52,23 @@ struct EventLoopPathTests {
     }
 
     #if canImport(Glibc)  // RawPipeline's sockets; Linux is where `make test` runs
+        /// A pipelined `POST /v1/telemetry` of `count` records, with `token` when given.
+        static func post(
+            _ count: Int, token: String?, close: Bool = false, extra: [String: String] = [:]
+        ) -> String {
+            var headers = extra
+            headers["Content-Type"] = "application/senml+json"
+            if let token { headers["Authorization"] = "Bearer \(token)" }
+            return RawPipeline.request(
+                "POST", "/v1/telemetry", headers: headers, body: Packs.records(count), close: close)
+        }
+
         @Test("pipelined posts and other requests are answered in request order, and each post is stored")
         func pipelinedInOrder() async throws {
             try await TestStack.run { stack in
                 let token = try await stack.deviceToken("pipe-1")
                 func post(_ count: Int, token: String? = token, close: Bool = false) -> String {
-                    var headers = ["Content-Type": "application/senml+json"]
-                    if let token { headers["Authorization"] = "Bearer \(token)" }
-                    return RawPipeline.request(
-                        "POST", "/v1/telemetry", headers: headers, body: Packs.records(count), close: close)
+                    Self.post(count, token: token, close: close)
                 }
                 // Posts first, between and after router requests, a refused one among them, and a
                 // post right behind a router request (which the handler passes on to the router).
@@ -118,11 +126,10 @@ struct EventLoopPathTests {
             try await TestStack.run { stack in
                 let token = try await stack.deviceToken("pipe-3")
                 func post(fields: Int) -> String {
-                    var headers = ["Content-Type": "application/senml+json", "Authorization": "Bearer \(token)"]
-                    // With Host, Content-Length and Connection, `fields` in all.
-                    for index in 0..<(fields - headers.count - 3) { headers["X-Filler-\(index)"] = "1" }
-                    return RawPipeline.request(
-                        "POST", "/v1/telemetry", headers: headers, body: Packs.records(1), close: true)
+                    // With Content-Type, Authorization, Host, Content-Length and Connection, `fields` in all.
+                    var filler: [String: String] = [:]
+                    for index in 0..<(fields - 5) { filler["X-Filler-\(index)"] = "1" }
+                    return Self.post(1, token: token, close: true, extra: filler)
                 }
                 let port = stack.ingest.port!
                 let within = try await RawPipeline.exchange(port: port, requests: [post(fields: 1_000)])
@@ -140,15 +147,9 @@ struct EventLoopPathTests {
         func nothingAfterClose() async throws {
             try await TestStack.run { stack in
                 let token = try await stack.deviceToken("pipe-4")
-                let headers = ["Content-Type": "application/senml+json", "Authorization": "Bearer \(token)"]
                 let exchange = try await RawPipeline.exchange(
                     port: stack.ingest.port!,
-                    requests: [
-                        RawPipeline.request(
-                            "POST", "/v1/telemetry", headers: ["Content-Type": "application/senml+json"],
-                            body: Packs.records(1), close: true),
-                        RawPipeline.request("POST", "/v1/telemetry", headers: headers, body: Packs.records(2)),
-                    ])
+                    requests: [Self.post(1, token: nil, close: true), Self.post(2, token: token)])
                 #expect(exchange.answers.map(\.status) == [401])
                 #expect(exchange.closedByServer)
                 #expect(try await stack.storedCount(device: "pipe-4") == 0)
@@ -159,10 +160,7 @@ struct EventLoopPathTests {
         func halfCloseAfterPosts() async throws {
             try await TestStack.run { stack in
                 let token = try await stack.deviceToken("pipe-5")
-                let headers = ["Content-Type": "application/senml+json", "Authorization": "Bearer \(token)"]
-                func post(_ count: Int) -> String {
-                    RawPipeline.request("POST", "/v1/telemetry", headers: headers, body: Packs.records(count))
-                }
+                func post(_ count: Int) -> String { Self.post(count, token: token) }
                 let port = stack.ingest.port!
                 let one = try await RawPipeline.exchange(port: port, requests: [post(1)], halfClose: true)
                 #expect(one.answers.map(\.status) == [200])

@@ -96,45 +96,38 @@ struct KeyRotationTests {
 
     @Test("two provisioning applications on one database sign and publish consistently")
     func twoReplicas() async throws {
-        let url = try await TestDatabase.create()
-        for role in OperatorRole.allCases {
-            try await Fixtures.createOperator(
-                url: url, username: role.rawValue, password: ProvisioningHarness.password, role: role)
-        }
         let clock = FakeClock()
-        try await ProvisioningHarness.run(clock: clock, databaseURL: url) { a in
-            try await ProvisioningHarness.run(clock: clock, databaseURL: url) { b in
-                // One key, created by whichever started first, is shared.
-                #expect(try await a.jwks() == (try await b.jwks()))
-                let fromA = try await a.login()
-                let fromB = try await b.login(.operator)
-                #expect(try await b.call(.get, "/v1/devices", token: fromA).status == .ok)
-                #expect(try await a.call(.get, "/v1/devices", token: fromB).status == .ok)
-                // A device enrolled on A refreshes on B.
-                let refresh = try #require(try await a.enroll("r-1", token: fromA)["refresh_token"] as? String)
-                #expect(try await b.refresh(refresh).status == .ok)
+        let url = try await ProvisioningHarness.runTwo(clock: clock) { a, b in
+            // One key, created by whichever started first, is shared.
+            #expect(try await a.jwks() == (try await b.jwks()))
+            let fromA = try await a.login()
+            let fromB = try await b.login(.operator)
+            #expect(try await b.call(.get, "/v1/devices", token: fromA).status == .ok)
+            #expect(try await a.call(.get, "/v1/devices", token: fromB).status == .ok)
+            // A device enrolled on A refreshes on B.
+            let refresh = try #require(try await a.enroll("r-1", token: fromA)["refresh_token"] as? String)
+            #expect(try await b.refresh(refresh).status == .ok)
 
-                // Rotation on A: B accepts A's new tokens at once (unknown kid forces a reload)...
-                let rotate = try await a.call(.post, "/v1/keys/rotate", token: fromA)
-                let newKid = try #require(try ProvisioningHarness.object(rotate)["kid"] as? String)
-                let newFromA = try await a.login()
-                #expect(try ProvisioningHarness.kid(newFromA) == newKid)
-                #expect(try await b.call(.get, "/v1/devices", token: newFromA).status == .ok)
-                #expect(try await b.call(.get, "/v1/devices", token: fromA).status == .ok)
-                // ...and after its cache window publishes the new key and signs with it.
-                clock.advance(by: 11)
-                let published = Set(try await b.jwks().keys.map(\.kid))
-                #expect(published.contains(newKid))
-                #expect(published.count == 2)
-                let newFromB = try await b.login()
-                #expect(try ProvisioningHarness.kid(newFromB) == newKid)
-                let keys = PublicKeySet(try await b.jwks())
-                let now = Int64(clock.now().timeIntervalSince1970)
-                for token in [fromA, fromB, newFromA, newFromB] {
-                    _ = try Self.adminVerifier.verify(token, keys: keys, now: now)
-                }
-                #expect(try await a.call(.get, "/v1/devices", token: newFromB).status == .ok)
+            // Rotation on A: B accepts A's new tokens at once (unknown kid forces a reload)...
+            let rotate = try await a.call(.post, "/v1/keys/rotate", token: fromA)
+            let newKid = try #require(try ProvisioningHarness.object(rotate)["kid"] as? String)
+            let newFromA = try await a.login()
+            #expect(try ProvisioningHarness.kid(newFromA) == newKid)
+            #expect(try await b.call(.get, "/v1/devices", token: newFromA).status == .ok)
+            #expect(try await b.call(.get, "/v1/devices", token: fromA).status == .ok)
+            // ...and after its cache window publishes the new key and signs with it.
+            clock.advance(by: 11)
+            let published = Set(try await b.jwks().keys.map(\.kid))
+            #expect(published.contains(newKid))
+            #expect(published.count == 2)
+            let newFromB = try await b.login()
+            #expect(try ProvisioningHarness.kid(newFromB) == newKid)
+            let keys = PublicKeySet(try await b.jwks())
+            let now = Int64(clock.now().timeIntervalSince1970)
+            for token in [fromA, fromB, newFromA, newFromB] {
+                _ = try Self.adminVerifier.verify(token, keys: keys, now: now)
             }
+            #expect(try await a.call(.get, "/v1/devices", token: newFromB).status == .ok)
         }
         #expect(try await TestDatabase.scalar(url, "SELECT count(*)::int8 FROM signing_keys") == 2)
     }

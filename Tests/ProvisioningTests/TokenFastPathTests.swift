@@ -1,5 +1,4 @@
 #if canImport(Glibc)  // RawPipeline's sockets; Linux is where `make test` runs
-    import FleetAuth
     import FleetCore
     import FleetTestSupport
     import Foundation
@@ -99,31 +98,24 @@
             "once the key ring is due for its re-read, a device token is signed with the key another replica made current"
         )
         func signsWithRotatedKeyAfterWindow() async throws {
-            let url = try await TestDatabase.create()
-            for role in OperatorRole.allCases {
-                try await Fixtures.createOperator(
-                    url: url, username: role.rawValue, password: ProvisioningHarness.password, role: role)
-            }
             let clock = FakeClock()
-            try await ProvisioningHarness.run(clock: clock, databaseURL: url) { a in
-                try await ProvisioningHarness.run(clock: clock, databaseURL: url) { b in
-                    let admin = try await a.login()
-                    let oldKid = try ProvisioningHarness.kid(admin)
-                    var refresh = try #require(try await a.enroll("fp-ring", token: admin)["refresh_token"] as? String)
-                    func deviceKid() async throws -> String {
-                        let answer = try ProvisioningHarness.object(try await b.refresh(refresh))
-                        refresh = try #require(answer["refresh_token"] as? String)
-                        return try ProvisioningHarness.kid(try #require(answer["access_token"] as? String))
-                    }
-                    #expect(try await deviceKid() == oldKid)
-                    let rotate = try await a.call(.post, "/v1/keys/rotate", token: admin)
-                    let newKid = try #require(try ProvisioningHarness.object(rotate)["kid"] as? String)
-                    // Within B's window it signs with the key it has (still published)...
-                    #expect(try await deviceKid() == oldKid)
-                    // ...and past it, its first request, a device's, reads the ring before signing.
-                    clock.advance(by: 11)
-                    #expect(try await deviceKid() == newKid)
+            try await ProvisioningHarness.runTwo(clock: clock) { a, b in
+                let admin = try await a.login()
+                let oldKid = try ProvisioningHarness.kid(admin)
+                var refresh = try #require(try await a.enroll("fp-ring", token: admin)["refresh_token"] as? String)
+                func deviceKid() async throws -> String {
+                    let answer = try ProvisioningHarness.object(try await b.refresh(refresh))
+                    refresh = try #require(answer["refresh_token"] as? String)
+                    return try ProvisioningHarness.kid(try #require(answer["access_token"] as? String))
                 }
+                #expect(try await deviceKid() == oldKid)
+                let rotate = try await a.call(.post, "/v1/keys/rotate", token: admin)
+                let newKid = try #require(try ProvisioningHarness.object(rotate)["kid"] as? String)
+                // Within B's window it signs with the key it has (still published)...
+                #expect(try await deviceKid() == oldKid)
+                // ...and past it, its first request, a device's, reads the ring before signing.
+                clock.advance(by: 11)
+                #expect(try await deviceKid() == newKid)
             }
         }
     }

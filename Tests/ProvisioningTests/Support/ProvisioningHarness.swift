@@ -48,6 +48,23 @@ struct ProvisioningHarness: Sendable {
         }
     }
 
+    /// Two applications (replicas) on one fresh database with the three accounts, sharing `clock`;
+    /// answers the database's URL.
+    @discardableResult
+    static func runTwo(
+        clock: FakeClock = FakeClock(),
+        _ body: @Sendable (ProvisioningHarness, ProvisioningHarness) async throws -> Void
+    ) async throws -> String {
+        let url = try await TestDatabase.create()
+        for role in OperatorRole.allCases {
+            try await Fixtures.createOperator(url: url, username: role.rawValue, password: password, role: role)
+        }
+        try await run(clock: clock, databaseURL: url) { a in
+            try await run(clock: clock, databaseURL: url) { b in try await body(a, b) }
+        }
+        return url
+    }
+
     // MARK: calls
 
     /// Sends a request; `json` is serialised as the body with `Content-Type: application/json`.
