@@ -206,9 +206,16 @@ struct HotPathTests {
                     try await connection.query(
                         "LOCK TABLE telemetry IN ACCESS EXCLUSIVE MODE", logger: TestDatabase.logger)
                     let first = Task { try await stack.post(Packs.three(), token: token) }
-                    // Wait until the first post's INSERT waits for the lock.
+                    // Wait until the first post's INSERT waits for the lock. pg_locks spans the
+                    // cluster, where other tests wait for locks of their own: only this database's
+                    // telemetry table counts.
                     while try await TestDatabase.scalar(
-                        stack.databaseURL, "SELECT count(*)::int8 FROM pg_locks WHERE NOT granted") == 0
+                        stack.databaseURL,
+                        """
+                        SELECT count(*)::int8 FROM pg_locks
+                        WHERE NOT granted AND relation = 'telemetry'::regclass
+                          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        """) == 0
                     {
                         try await Task.sleep(for: .milliseconds(10))
                     }
