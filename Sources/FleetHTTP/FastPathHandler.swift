@@ -19,7 +19,7 @@ public struct FastPathShared: Sendable {
     }
 }
 
-/// Answers `POST Route.path` on the connection's event loop (see `FastPathRoute`), placed after
+/// Answers `POST` to a route's path on the connection's event loop (see `FastPathRoute`), placed after
 /// Hummingbird's connection-state handler (`HTTP1FastPathChannel`). Through the router the same
 /// request took task hops (the connection's request loop, the handler, each resumption) and
 /// Hummingbird's per-request async plumbing; `perf` put about half of ingest's CPU there at
@@ -29,13 +29,16 @@ public struct FastPathShared: Sendable {
 /// pipelining): a request for the route that arrives while the router still owes an answer goes to
 /// the router too (which must then serve the route as well), and parts that arrive while one of
 /// ours is being answered wait here, with reading paused, until its answer is written.
-public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, RemovableChannelHandler {
+public final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPRequestPart
     public typealias InboundOut = HTTPRequestPart
     public typealias OutboundIn = HTTPResponsePart
     public typealias OutboundOut = HTTPResponsePart
 
-    private let route: Route
+    private let route: any FastPathRoute
+    private let path: String
+    private let bodyLimit: Int
+    private let tooLarge: FleetError
     private let shared: FastPathShared
 
     private enum Phase {
@@ -66,7 +69,7 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
         let metrics: RequestMetricsCache.Start
         let closeAfter: Bool
         /// Nil when the head was refused (`failure`).
-        var exchange: Route.Exchange?
+        var exchange: (any FastPathExchange)?
         /// The refusal decided so far; the rest of the body is then read and dropped.
         var failure: FleetError?
         var body: ByteBuffer?
@@ -85,8 +88,11 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
         }
     }
 
-    public init(route: Route, shared: FastPathShared) {
+    public init(route: any FastPathRoute, shared: FastPathShared) {
         self.route = route
+        path = type(of: route).path
+        bodyLimit = route.bodyLimit
+        tooLarge = route.tooLarge
         self.shared = shared
     }
 
@@ -105,7 +111,7 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
-            if phase == .idle, routerAnswersOwed == 0, head.method == .post, Self.isRoute(head.path) {
+            if phase == .idle, routerAnswersOwed == 0, head.method == .post, Self.isRoute(head.path, path) {
                 post = begin(head)
                 phase = .reading
             } else {
@@ -130,10 +136,10 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
         }
     }
 
-    static func isRoute(_ target: String?) -> Bool {
+    static func isRoute(_ target: String?, _ path: String) -> Bool {
         guard let target else { return false }
-        if let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return target[..<query] == Route.path }
-        return target == Route.path
+        if let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return target[..<query] == path }
+        return target == path
     }
 
     private func begin(_ head: HTTPRequest) -> Post {
@@ -151,7 +157,7 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
     }
 
     private func append(_ buffer: ByteBuffer) {
-        post?.append(buffer, limit: route.bodyLimit, tooLarge: route.tooLarge)
+        post?.append(buffer, limit: bodyLimit, tooLarge: tooLarge)
     }
 
     private func respond(context: ChannelHandlerContext) {
@@ -173,7 +179,7 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
         // commit, an exchange) waits for the loop's next turn, even when it comes on this loop: the
         // thread that brings it (a writer worker) has others to resume before sockets are written.
         responding = true
-        route.respond(exchange, body: body, on: loop) { result in
+        exchange.respond(body: body, on: loop) { result in
             if loop.inEventLoop, handler.value.responding {
                 handler.value.answer(answered, result, context: context.value)
             } else {
@@ -216,6 +222,11 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
             return
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        guard !held.isEmpty else {
+            resumeReading(context: context)
+            releaseInputClosed(context: context)
+            return
+        }
         // On the next loop tick, not nested: an answer given at once inside `handleHeld` would
         // otherwise recurse once per held request.
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -224,10 +235,10 @@ public final class FastPathHandler<Route: FastPathRoute>: ChannelDuplexHandler, 
     }
 
     private func settle(_ post: Post, status: HTTPResponse.Status) {
-        if let exchange = post.exchange { route.finish(exchange) }
-        shared.requestMetrics.end(post.metrics, route: Route.path, status: status)
+        post.exchange?.finish()
+        shared.requestMetrics.end(post.metrics, route: path, status: status)
         RequestLog.record(
-            method: "POST", path: Route.path, status: status.code, elapsed: .now - post.started, logger: shared.logger)
+            method: "POST", path: path, status: status.code, elapsed: .now - post.started, logger: shared.logger)
     }
 
     private func handleHeld(context: ChannelHandlerContext) {

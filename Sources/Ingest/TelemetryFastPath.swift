@@ -12,59 +12,66 @@ struct TelemetryFastPath: FastPathRoute {
 
     let ingest: TelemetryIngest
 
-    struct Exchange: Sendable {
-        let headers: HTTPFields
-        /// Nil when the token's key must be fetched first.
-        let admission: TelemetryIngest.Admission?
-    }
-
     var bodyLimit: Int { ingest.bodyReader.compressedLimit }
     var tooLarge: FleetError { ingest.bodyReader.tooLarge }
 
     /// Holds an in-flight slot from here to `finish`; a refused head gives it back at once.
-    func begin(_ head: HTTPRequest) throws(FleetError) -> Exchange {
+    func begin(_ head: HTTPRequest) throws(FleetError) -> any FastPathExchange {
         try ingest.inFlight.enter()
         do throws(FleetError) {
-            return Exchange(headers: head.headerFields, admission: try ingest.admit(head.headerFields))
+            return Exchange(ingest: ingest, headers: head.headerFields, admission: try ingest.admit(head.headerFields))
         } catch {
             ingest.inFlight.leave()
             throw error
         }
     }
 
-    func respond(
-        _ exchange: Exchange, body: ByteBuffer, on loop: any EventLoop,
-        done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void
-    ) {
-        let ingest = ingest
-        guard let admission = exchange.admission else {
-            let headers = exchange.headers
-            Task {
-                do throws(FleetError) {
-                    let json = try await ingest.commit(ingest.admitRefreshingKeys(headers), body: body)
-                    done(.success(.json(ByteBuffer(string: json))))
-                } catch {
-                    done(.failure(error))
-                }
-            }
-            return
-        }
-        let batch: TelemetryBatch
-        do throws(FleetError) {
-            batch = try ingest.batch(admission, body: body)
-        } catch {
-            return done(.failure(error))
-        }
-        ingest.writer.submit(batch) { result in
-            done(result.map { .json(ByteBuffer(string: ingest.answer($0, device: admission.device))) })
-        }
-    }
-
-    func finish(_ exchange: Exchange) {
-        ingest.inFlight.leave()
-    }
-
     func refused(_ error: FleetError) {
         ingest.metrics.rejected(error.code)
+    }
+
+    final class Exchange: FastPathExchange {
+        let ingest: TelemetryIngest
+        let headers: HTTPFields
+        /// Nil when the token's key must be fetched first.
+        let admission: TelemetryIngest.Admission?
+
+        init(ingest: TelemetryIngest, headers: HTTPFields, admission: TelemetryIngest.Admission?) {
+            self.ingest = ingest
+            self.headers = headers
+            self.admission = admission
+        }
+
+        func respond(
+            body: ByteBuffer, on loop: any EventLoop,
+            done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void
+        ) {
+            let ingest = ingest
+            guard let admission else {
+                let headers = headers
+                Task {
+                    do throws(FleetError) {
+                        let json = try await ingest.commit(ingest.admitRefreshingKeys(headers), body: body)
+                        done(.success(.json(ByteBuffer(string: json))))
+                    } catch {
+                        done(.failure(error))
+                    }
+                }
+                return
+            }
+            let batch: TelemetryBatch
+            do throws(FleetError) {
+                batch = try ingest.batch(admission, body: body)
+            } catch {
+                return done(.failure(error))
+            }
+            ingest.writer.submit(batch) { result in
+                done(result.map { .json(ByteBuffer(string: ingest.answer($0, device: admission.device))) })
+            }
+        }
+
+        func finish() {
+            ingest.inFlight.leave()
+        }
     }
 }

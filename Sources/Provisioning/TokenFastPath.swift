@@ -18,55 +18,62 @@ struct TokenFastPath: FastPathRoute {
     let keyRing: KeyRing
     let logger: Logger
 
-    struct Exchange: Sendable {
-        let contentType: String?
-    }
-
     var bodyLimit: Int { RefreshForm.limit }
     var tooLarge: FleetError { RefreshForm.tooLarge }
 
-    func begin(_ head: HTTPRequest) throws(FleetError) -> Exchange {
+    func begin(_ head: HTTPRequest) throws(FleetError) -> any FastPathExchange {
         try IdentityEncoding.check(head.headerFields[values: .contentEncoding])
-        return Exchange(contentType: head.headerFields[.contentType])
+        return Exchange(route: self, contentType: head.headerFields[.contentType])
     }
 
-    func respond(
-        _ request: Exchange, body: ByteBuffer, on loop: any EventLoop,
-        done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void
-    ) {
-        let exchange: TokenRefresh.Exchange
-        do throws(FleetError) {
-            exchange = try tokens.exchange(body: body, contentType: request.contentType)
-        } catch {
-            return done(.failure(error))
+    final class Exchange: FastPathExchange {
+        let route: TokenFastPath
+        let contentType: String?
+
+        init(route: TokenFastPath, contentType: String?) {
+            self.route = route
+            self.contentType = contentType
         }
-        let fastPath = self
-        tokens.run(exchange) { result in
-            // The signature is most of a token's CPU: made on the connection's loop, not on the
-            // thread of the batch, which has the rest of its batch to resume.
-            loop.execute {
-                let outcome: RefreshExchange
-                do {
-                    outcome = try result.get()
-                } catch {
-                    return done(.failure(fastPath.answerable(error)))
-                }
-                if let key = fastPath.keyRing.currentKeyIfFresh() {
-                    done(
-                        fastPath.answer(
-                            Result { try fastPath.tokens.answer(outcome, exchange, key: key, logger: fastPath.logger) }
-                        ))
-                } else {
-                    // The ring is due for its periodic re-read, which suspends.
-                    Task {
-                        let answer: Result<AccessTokenAnswer, any Error>
-                        do {
-                            answer = .success(
-                                try await fastPath.tokens.answer(outcome, exchange, logger: fastPath.logger))
-                        } catch {
-                            answer = .failure(error)
+
+        func respond(
+            body: ByteBuffer, on loop: any EventLoop,
+            done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void
+        ) {
+            let fastPath = route
+            let exchange: TokenRefresh.Exchange
+            do throws(FleetError) {
+                exchange = try fastPath.tokens.exchange(body: body, contentType: contentType)
+            } catch {
+                return done(.failure(error))
+            }
+            fastPath.tokens.run(exchange) { result in
+                // The signature is most of a token's CPU: made on the connection's loop, not on the
+                // thread of the batch, which has the rest of its batch to resume.
+                loop.execute {
+                    let outcome: RefreshExchange
+                    do {
+                        outcome = try result.get()
+                    } catch {
+                        return done(.failure(fastPath.answerable(error)))
+                    }
+                    if let key = fastPath.keyRing.currentKeyIfFresh() {
+                        done(
+                            fastPath.answer(
+                                Result {
+                                    try fastPath.tokens.answer(outcome, exchange, key: key, logger: fastPath.logger)
+                                }))
+                    } else {
+                        // The ring is due for its periodic re-read, which suspends.
+                        Task {
+                            let answer: Result<AccessTokenAnswer, any Error>
+                            do {
+                                answer = .success(
+                                    try await fastPath.tokens.answer(outcome, exchange, logger: fastPath.logger))
+                            } catch {
+                                answer = .failure(error)
+                            }
+                            done(fastPath.answer(answer))
                         }
-                        done(fastPath.answer(answer))
                     }
                 }
             }
