@@ -52,8 +52,17 @@ enum TextElements: BinaryArrayKind {
     static let elementType = PostgresDataType.text
     static let typicalSize = 20
     static func write(_ value: String, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(Int32(value.utf8.count))
-        buffer.writeString(value)
+        // Length word and bytes in one reservation: each ByteBuffer write pays an exclusivity
+        // check on its storage, which was 3 % of ingest's CPU at batch 100 (perf).
+        var value = value
+        value.withUTF8 { utf8 in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 4 + utf8.count) { target in
+                target.storeBytes(of: Int32(utf8.count).bigEndian, as: Int32.self)
+                UnsafeMutableRawBufferPointer(rebasing: target[4..<(4 + utf8.count)])
+                    .copyMemory(from: UnsafeRawBufferPointer(utf8))
+                return 4 + utf8.count
+            }
+        }
     }
 }
 
@@ -62,8 +71,7 @@ enum Int64Elements: BinaryArrayKind {
     static let elementType = PostgresDataType.int8
     static let typicalSize = 12
     static func write(_ value: Int64, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(Int32(8))
-        buffer.writeInteger(value)
+        buffer.writeMultipleIntegers(Int32(8), value)
     }
 }
 
@@ -72,8 +80,7 @@ enum Int16Elements: BinaryArrayKind {
     static let elementType = PostgresDataType.int2
     static let typicalSize = 6
     static func write(_ value: Int16, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(Int32(2))
-        buffer.writeInteger(value)
+        buffer.writeMultipleIntegers(Int32(2), value)
     }
 }
 
@@ -82,8 +89,7 @@ enum Float64Elements: BinaryArrayKind {
     static let elementType = PostgresDataType.float8
     static let typicalSize = 12
     static func write(_ value: Double, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(Int32(8))
-        buffer.writeInteger(value.bitPattern)
+        buffer.writeMultipleIntegers(Int32(8), value.bitPattern)
     }
 }
 
@@ -92,7 +98,6 @@ enum BoolElements: BinaryArrayKind {
     static let elementType = PostgresDataType.bool
     static let typicalSize = 5
     static func write(_ value: Bool, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(Int32(1))
-        buffer.writeInteger(UInt8(value ? 1 : 0))
+        buffer.writeMultipleIntegers(Int32(1), UInt8(value ? 1 : 0))
     }
 }
