@@ -10,7 +10,7 @@
 # the loads of `make bench` step 3: batches of 1, 10 and 100 with wrk -t2 -c64, then batch 10
 # with one connection. Each load prints req/s, committed records/s (rows counted before and
 # after), p50/p99 and ingest's CPU per request; AB_PERF=1 adds a `perf` profile of each binary at
-# batch AB_PERF_BATCH (default 1) in the first round. Alternating matters: on a shared machine one run
+# batch AB_PERF_BATCH (default 1) on AB_PERF_CONNS (64) connections in the first round. Alternating matters: on a shared machine one run
 # differs from the next by ±10 % or more.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -92,16 +92,19 @@ print(f"{label:4} batch {batch:>3} c{conns:<3} {reqs:8.0f} req/s {int(rows) / fl
       f"{cpu * 1e6 / max(total, 1):5.0f} µs/req" + (f"  NON-2XX {bad.group(1)}" if bad else ""))
 PY
 }
-profile() {  # label: 5 s of `perf` at batch AB_PERF_BATCH (1), flat self time in $WORK/perf-LABEL.txt
-  PAIRS_FILE="$WORK/pairs-${AB_PERF_BATCH:-1}.bin" WRK_THREADS=2 wrk -t2 -c64 -d7s -s bench/telemetry.lua \
-    "http://127.0.0.1:$IPORT" >/dev/null &
+profile() {  # label: 5 s of `perf` at batch AB_PERF_BATCH (1) on AB_PERF_CONNS (64) connections,
+  # flat self time in $WORK/perf-LABEL.txt
+  local conns=${AB_PERF_CONNS:-64} threads=2
+  [ "$conns" -lt 2 ] && threads=1
+  PAIRS_FILE="$WORK/pairs-${AB_PERF_BATCH:-1}.bin" WRK_THREADS=$threads wrk -t$threads -c"$conns" -d7s \
+    -s bench/telemetry.lua "http://127.0.0.1:$IPORT" >/dev/null &
   local wrk_pid=$!
   sleep 1
   timeout 30 perf record -F 999 -g -p "$server" -o "$WORK/perf-$1.data" -- sleep 5 >/dev/null 2>&1 || true
   wait "$wrk_pid" || true
   perf report -i "$WORK/perf-$1.data" --no-children --sort dso,symbol --percent-limit 0.5 --stdio -g none \
     2>/dev/null | grep -E "^ +[0-9.]+%" | swift demangle --simplified | cut -c1-200 >"$WORK/perf-$1.txt" || true
-  echo "profile of $1 at batch ${AB_PERF_BATCH:-1}: $WORK/perf-$1.txt"
+  echo "profile of $1 at batch ${AB_PERF_BATCH:-1}, $conns connections: $WORK/perf-$1.txt"
 }
 measure() {  # label binary
   start "$2"

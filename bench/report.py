@@ -117,6 +117,12 @@ def build(values):
             ratio = per_core / sign
             row("provisioning: tokens per core-second ÷ `openssl speed rsa2048` sign/s (same run, just before and after)",
                 f"{fmt(per_core)} tokens/core-s ÷ {fmt(sign)} sign/s{sign_pair} = {ratio:.2f}", "≥ 0.8", ratio >= 0.8)
+            multi = num(values.get("openssl_sign_multi2"))
+            if multi:
+                row("provisioning: tokens per core-second ÷ one core's sign/s with both cores signing "
+                    "(`openssl speed -multi 2 rsa2048`, after the tokens)",
+                    f"{fmt(per_core)} ÷ {fmt(multi / 2)} sign/s ({fmt(multi)} for two) = {per_core / (multi / 2):.2f}; "
+                    f"one core with the other busy signs {multi / 2 / sign:.2f} × its idle-machine rate")
     else:
         row("provisioning: access tokens issued (POST /v1/token)", "not measured (step failed)", "≥ 0.8 × sign/s", None)
 
