@@ -284,6 +284,10 @@ public struct DeviceRepository: Sendable {
         let grace: TimeInterval
     }
 
+    /// Exchange batches run side by side, each on its own connection: the pool keeps
+    /// this many open (`DatabaseURL.configuration(minConnections:)`).
+    public static let exchangeLanes = 4
+
     /// Batches concurrent exchanges: a token request costs a share of one round trip, not one
     /// (BENCHMARKS.md, token issuance). Four lanes keep PostgreSQL busy while a batch commits.
     static func exchangeBatcher(
@@ -293,7 +297,7 @@ public struct DeviceRepository: Sendable {
         // Each lane on an event loop of the connections' group, as the ingest writer's workers: the
         // statement's answer then resumes the lane without waking a thread of the global pool.
         NaturalBatcher(
-            lanes: 4, maxBatch: 128,
+            lanes: exchangeLanes, maxBatch: 128,
             laneExecutor: {
                 EventLoopTaskExecutor(PostgresClient.defaultEventLoopGroup.next())
             }

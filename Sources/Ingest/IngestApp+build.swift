@@ -34,7 +34,8 @@ public func buildIngestApplication(
     let metrics = IngestMetrics(factory: factory)
     let client = PostgresClient(
         configuration: try DatabaseURL.configuration(
-            configuration.databaseURL, maxConnections: configuration.databaseMaxConnections),
+            configuration.databaseURL, maxConnections: configuration.databaseMaxConnections,
+            minConnections: configuration.minConnections),
         backgroundLogger: logger
     )
     let tokenCache = VerifiedTokenCache(capacity: configuration.tokenCacheEntries)

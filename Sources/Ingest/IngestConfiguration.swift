@@ -15,6 +15,9 @@ public struct IngestConfiguration: Sendable {
     public var maxInFlight = 4096
     public var databaseURL = "postgres://fleetgate@127.0.0.1:54329/fleetgate?sslmode=disable"
     public var databaseMaxConnections = 12
+    /// Connections the pool keeps open; nil: the writer's and the revocation feed's
+    /// (`writer.connections` + 1), so a transaction parks no connection with timers to cancel.
+    public var databaseMinConnections: Int?
     /// Longest a writer transaction waits for a connection before its posts are answered 503.
     public var databaseLeaseTimeoutSeconds = 5
     public var issuer = "fleetgate"
@@ -82,6 +85,8 @@ public struct IngestConfiguration: Sendable {
         c.ratePerDevice = try settings.int("rate.perDevice", default: c.ratePerDevice, range: 0...1_000_000)
         c.rateBurst = try settings.int("rate.burst", default: c.rateBurst, range: 1...1_000_000)
         c.writerConnections = try settings.int("writer.connections", default: c.writerConnections, range: 1...64)
+        c.databaseMinConnections = try settings.int(
+            "database.minConnections", default: c.minConnections, range: 0...500)
         c.writerRowBudget = try settings.int("writer.rowBudget", default: c.writerRowBudget, range: 1...1_000_000)
         c.writerMaxQueuedRows = try settings.int(
             "writer.maxQueuedRows", default: c.writerMaxQueuedRows, range: 1...100_000_000)
@@ -109,6 +114,9 @@ public struct IngestConfiguration: Sendable {
             throw FleetError(
                 .invalidRequest, "setting database.maxConnections must exceed writer.connections by at least 2")
         }
+        guard c.minConnections <= c.databaseMaxConnections else {
+            throw FleetError(.invalidRequest, "setting database.minConnections must not exceed database.maxConnections")
+        }
         // A pack bigger than the whole queue could never be queued: every such post would answer
         // 503 and a retrying client (the simulator) would retry it for ever.
         guard c.limits.maxRecords <= c.writerMaxQueuedRows else {
@@ -116,4 +124,7 @@ public struct IngestConfiguration: Sendable {
         }
         return c
     }
+
+    /// `database.minConnections`, or its default.
+    public var minConnections: Int { databaseMinConnections ?? writerConnections + 1 }
 }

@@ -27,7 +27,8 @@ public func buildProvisioningApplication(
     }()
     let client = PostgresClient(
         configuration: try DatabaseURL.configuration(
-            configuration.databaseURL, maxConnections: configuration.databaseMaxConnections),
+            configuration.databaseURL, maxConnections: configuration.databaseMaxConnections,
+            minConnections: configuration.databaseMinConnections),
         backgroundLogger: logger
     )
     let encryption = try KeyEncryption(base64: configuration.keyEncryptionKey)

@@ -2,6 +2,7 @@ import CoreMetrics
 import FleetAuth
 import FleetCore
 import FleetHTTP
+import FleetStore
 import Foundation
 import Logging
 
@@ -13,6 +14,9 @@ public struct ProvisioningConfiguration: Sendable {
     public var idleTimeoutSeconds = 75
     public var databaseURL = "postgres://fleetgate@127.0.0.1:54329/fleetgate?sslmode=disable"
     public var databaseMaxConnections = 10
+    /// Connections the pool keeps open: one per refresh-token exchange lane, so an exchange parks
+    /// no connection with timers to cancel.
+    public var databaseMinConnections = DeviceRepository.exchangeLanes
     /// Longest a request waits for a free database connection before it is answered 503.
     public var databaseLeaseTimeoutSeconds = 5
     /// base64 of 32 bytes; seals private signing keys (AES-256-GCM).
@@ -49,6 +53,8 @@ public struct ProvisioningConfiguration: Sendable {
         c.databaseURL = settings.string("database.url", default: c.databaseURL, secret: true)
         c.databaseMaxConnections = try settings.int(
             "database.maxConnections", default: c.databaseMaxConnections, range: 2...500)
+        c.databaseMinConnections = try settings.int(
+            "database.minConnections", default: c.databaseMinConnections, range: 0...500)
         c.databaseLeaseTimeoutSeconds = try settings.int(
             "database.leaseTimeoutSeconds", default: c.databaseLeaseTimeoutSeconds, range: 1...300)
         let keyFile = settings.optionalString("keys.encryptionKeyFile")
@@ -89,6 +95,9 @@ public struct ProvisioningConfiguration: Sendable {
         c.tlsKeyPath = settings.optionalString("tls.keyPath")
         guard (c.tlsCertificatePath == nil) == (c.tlsKeyPath == nil) else {
             throw FleetError(.invalidRequest, "settings tls.certificatePath and tls.keyPath go together")
+        }
+        guard c.databaseMinConnections <= c.databaseMaxConnections else {
+            throw FleetError(.invalidRequest, "setting database.minConnections must not exceed database.maxConnections")
         }
         return c
     }

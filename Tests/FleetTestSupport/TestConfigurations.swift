@@ -24,6 +24,7 @@ public enum TestConfigurations {
         c.keyEncryptionKey = keyEncryptionKey
         c.bcryptCost = 4  // the minimum: tests check behaviour, not bcrypt's cost
         c.databaseMaxConnections = 4  // many apps run at once in a test run; PostgreSQL allows 500
+        c.databaseMinConnections = 0  // likewise: connections on demand (PoolMinimumTests checks the default)
         c.logLevel = logLevel
         c.runMigrations = false  // TestDatabase.create() migrated already
         return c
@@ -40,6 +41,7 @@ public enum TestConfigurations {
         c.revocationReloadSeconds = 5
         c.writerConnections = 2
         c.databaseMaxConnections = 6
+        c.databaseMinConnections = 0
         return c
     }
 }

@@ -28,6 +28,9 @@ struct IngestConfigurationTests {
         #expect(loaded.limits.maxRecords == IngestConfiguration().limits.maxRecords)
         #expect(loaded.writerMaxQueuedRows == IngestConfiguration().writerMaxQueuedRows)
         #expect(loaded.writerConnections == IngestConfiguration().writerConnections)
+        #expect(loaded.minConnections == loaded.writerConnections + 1)
+        #expect(try load(["writer.connections": 6, "database.maxConnections": 10]).minConnections == 7)
+        #expect(try load(["database.minConnections": 0]).minConnections == 0)
     }
 
     @Test("a pack limit above the writer queue is refused (it could never be queued)")
@@ -43,6 +46,9 @@ struct IngestConfigurationTests {
         #expect(refusal(["writer.connections": 8, "database.maxConnections": 9]) != nil)
         #expect(refusal(["tls.certificatePath": "/tmp/cert.pem"]) != nil)
         #expect(refusal(["senml.maxRecords": 0]) != nil)
+        #expect(
+            refusal(["database.minConnections": 13])
+                == "setting database.minConnections must not exceed database.maxConnections")
     }
 }
 
