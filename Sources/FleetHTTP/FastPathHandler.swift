@@ -222,11 +222,8 @@ public final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        guard !held.isEmpty else {
-            resumeReading(context: context)
-            releaseInputClosed(context: context)
-            return
-        }
+        // Nothing held, nothing to recurse into: at once.
+        guard !held.isEmpty else { return handleHeld(context: context) }
         // On the next loop tick, not nested: an answer given at once inside `handleHeld` would
         // otherwise recurse once per held request.
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)

@@ -11,12 +11,18 @@ import NIOCore
 /// and the signature is made back on the loop. Through the router a token took Hummingbird's
 /// per-request tasks and three resumptions; `perf` put 0.43 ms of a token's 0.96 ms of CPU
 /// outside the signature (BENCHMARKS.md, 2026-12-03).
-struct TokenFastPath: FastPathRoute {
+final class TokenFastPath: FastPathRoute {
     static let path = "/v1/token"
 
     let tokens: TokenRefresh
     let keyRing: KeyRing
     let logger: Logger
+
+    init(tokens: TokenRefresh, keyRing: KeyRing, logger: Logger) {
+        self.tokens = tokens
+        self.keyRing = keyRing
+        self.logger = logger
+    }
 
     var bodyLimit: Int { RefreshForm.limit }
     var tooLarge: FleetError { RefreshForm.tooLarge }
@@ -26,7 +32,8 @@ struct TokenFastPath: FastPathRoute {
         return Exchange(route: self, contentType: head.headerFields[.contentType])
     }
 
-    final class Exchange: FastPathExchange {
+    /// A token request's state from head to answer, with one reference to the route.
+    private final class Exchange: FastPathExchange {
         let route: TokenFastPath
         let contentType: String?
 
@@ -39,41 +46,44 @@ struct TokenFastPath: FastPathRoute {
             body: ByteBuffer, on loop: any EventLoop,
             done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void
         ) {
-            let fastPath = route
-            let exchange: TokenRefresh.Exchange
-            do throws(FleetError) {
-                exchange = try fastPath.tokens.exchange(body: body, contentType: contentType)
-            } catch {
-                return done(.failure(error))
-            }
-            fastPath.tokens.run(exchange) { result in
-                // The signature is most of a token's CPU: made on the connection's loop, not on the
-                // thread of the batch, which has the rest of its batch to resume.
-                loop.execute {
-                    let outcome: RefreshExchange
-                    do {
-                        outcome = try result.get()
-                    } catch {
-                        return done(.failure(fastPath.answerable(error)))
-                    }
-                    if let key = fastPath.keyRing.currentKeyIfFresh() {
-                        done(
-                            fastPath.answer(
-                                Result {
-                                    try fastPath.tokens.answer(outcome, exchange, key: key, logger: fastPath.logger)
-                                }))
-                    } else {
-                        // The ring is due for its periodic re-read, which suspends.
-                        Task {
-                            let answer: Result<AccessTokenAnswer, any Error>
-                            do {
-                                answer = .success(
-                                    try await fastPath.tokens.answer(outcome, exchange, logger: fastPath.logger))
-                            } catch {
-                                answer = .failure(error)
-                            }
-                            done(fastPath.answer(answer))
+            route.respond(contentType: contentType, body: body, on: loop, done: done)
+        }
+    }
+
+    private func respond(
+        contentType: String?, body: ByteBuffer, on loop: any EventLoop,
+        done: @escaping @Sendable (Result<FastPathAnswer, FleetError>) -> Void
+    ) {
+        let exchange: TokenRefresh.Exchange
+        do throws(FleetError) {
+            exchange = try tokens.exchange(body: body, contentType: contentType)
+        } catch {
+            return done(.failure(error))
+        }
+        tokens.run(exchange) { result in
+            // The signature is most of a token's CPU: made on the connection's loop, not on the
+            // thread of the batch, which has the rest of its batch to resume.
+            loop.execute {
+                let outcome: RefreshExchange
+                do {
+                    outcome = try result.get()
+                } catch {
+                    return done(.failure(self.answerable(error)))
+                }
+                if let key = self.keyRing.currentKeyIfFresh() {
+                    done(
+                        self.answer(Result { try self.tokens.answer(outcome, exchange, key: key, logger: self.logger) })
+                    )
+                } else {
+                    // The ring is due for its periodic re-read, which suspends.
+                    Task {
+                        let answer: Result<AccessTokenAnswer, any Error>
+                        do {
+                            answer = .success(try await self.tokens.answer(outcome, exchange, logger: self.logger))
+                        } catch {
+                            answer = .failure(error)
                         }
+                        done(self.answer(answer))
                     }
                 }
             }
